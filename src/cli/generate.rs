@@ -1,0 +1,94 @@
+//! `atelier generate` and `atelier interpolate`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::device::{select, DeviceChoice};
+use crate::imaging::grid::{make_grid, square_cols};
+use crate::imaging::save_image;
+use crate::tasks::generate::{default_model_path, LoadedGenerator};
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Generator model file (default: $ATELIER_MODEL, else the shipped KaoKore model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// How many images.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub n: u32,
+    /// Write all images as one grid PNG/JPEG here.
+    #[arg(long)]
+    pub grid: Option<PathBuf>,
+    /// Also (or instead) write each image to this folder.
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    /// Class name for a conditional model (default: cycle through the classes).
+    #[arg(long)]
+    pub class: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Redraw latent components beyond ±T (less variety, higher fidelity); e.g. 0.7.
+    #[arg(long)]
+    pub truncation: Option<f32>,
+}
+
+#[derive(Args, Debug)]
+pub struct InterpolateArgs {
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(2..=256))]
+    pub frames: u32,
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    #[arg(long)]
+    pub class: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+fn load(model: Option<PathBuf>, device: DeviceChoice) -> anyhow::Result<LoadedGenerator> {
+    let path = model.unwrap_or_else(default_model_path);
+    let device = select(device)?;
+    LoadedGenerator::load(&path, &device).context("loading the generator")
+}
+
+pub fn run_generate(a: GenerateArgs, device: DeviceChoice) -> anyhow::Result<()> {
+    if a.grid.is_none() && a.out_dir.is_none() {
+        anyhow::bail!("say where to write the images: --grid FILE and/or --out-dir DIR");
+    }
+    if let Some(t) = a.truncation
+        && !(t > 0.0 && t.is_finite())
+    {
+        anyhow::bail!("--truncation must be a positive number, got {t}");
+    }
+    let generator = load(a.model, device)?;
+    let class = a.class.as_deref().map(|c| generator.class_index(c)).transpose()?;
+    let images = generator.generate(a.n as usize, class, a.seed, a.truncation);
+    if let Some(grid) = &a.grid {
+        let cols = if generator.config.n_classes > 0 && class.is_none() {
+            generator.config.n_classes.min(images.len())
+        } else {
+            square_cols(images.len())
+        };
+        save_image(&make_grid(&images, cols, 2), grid)?;
+        println!("wrote {} images to {}", images.len(), grid.display());
+    }
+    if let Some(dir) = &a.out_dir {
+        for (i, img) in images.iter().enumerate() {
+            save_image(img, &dir.join(format!("{i:05}.png")))?;
+        }
+        println!("wrote {} images to {}", images.len(), dir.display());
+    }
+    Ok(())
+}
+
+pub fn run_interpolate(a: InterpolateArgs, device: DeviceChoice) -> anyhow::Result<()> {
+    let generator = load(a.model, device)?;
+    let class = a.class.as_deref().map(|c| generator.class_index(c)).transpose()?;
+    let frames = generator.interpolate(a.frames as usize, class, a.seed);
+    save_image(&make_grid(&frames, frames.len(), 2), &a.output)?;
+    println!("wrote {} frames to {}", frames.len(), a.output.display());
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! Command-line interface: one file per subcommand, each turning flags into a task.
+
+pub mod generate;
+pub mod train;
+
+use clap::{Parser, Subcommand};
+
+use crate::device::DeviceChoice;
+
+#[derive(Parser, Debug)]
+#[command(name = "atelier", version, about = "GAN artwork simulation and style transfer")]
+pub struct Cli {
+    /// Compute device.
+    #[arg(long, global = true, value_enum, default_value_t = DeviceChoice::Cpu)]
+    pub device: DeviceChoice,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a model.
+    #[command(subcommand)]
+    Train(train::TrainCommand),
+    /// Generate new works with a trained generator (the shipped KaoKore model by default).
+    Generate(generate::GenerateArgs),
+    /// A strip of images along a spherical path between two latents.
+    Interpolate(generate::InterpolateArgs),
+}
+
+pub fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ATELIER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("atelier={level},warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(t) => train::run(t, cli.device),
+        Command::Generate(a) => generate::run_generate(a, cli.device),
+        Command::Interpolate(a) => generate::run_interpolate(a, cli.device),
+    }
+}

@@ -1,0 +1,288 @@
+//! `atelier train gan`: train an unconditional or class-conditional DCGAN on a folder.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde::{Deserialize, Serialize};
+
+use crate::data::loader::default_workers;
+use crate::data::{BatchLoader, FolderOptions, ImageFolder, LoaderConfig};
+use crate::device::{select, DeviceChoice};
+use crate::losses::GanLoss;
+use crate::models::{DNorm, DiscriminatorConfig, GeneratorConfig};
+use crate::recipes::dcgan::DcganRecipe;
+use crate::train::engine::RunOptions;
+use crate::train::{train, LrSchedule, TrainConfig};
+use crate::util::atomic::write_atomic;
+
+#[derive(Subcommand, Debug)]
+pub enum TrainCommand {
+    /// Train a GAN on a folder of images (sub-folders are classes with --conditional).
+    Gan(GanArgs),
+}
+
+fn parse_betas(s: &str) -> Result<(f32, f32), String> {
+    let parts: Vec<&str> = s.split(',').collect();
+    let bad = || format!("expected two numbers like 0.5,0.999, got '{s}'");
+    if parts.len() != 2 {
+        return Err(bad());
+    }
+    let b1 = parts[0].trim().parse::<f32>().map_err(|_| bad())?;
+    let b2 = parts[1].trim().parse::<f32>().map_err(|_| bad())?;
+    Ok((b1, b2))
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ (32 | 64 | 128)) => Ok(n),
+        _ => Err(format!("size must be 32, 64 or 128, got '{s}'")),
+    }
+}
+
+#[derive(Args, Debug, Clone, Serialize, Deserialize)]
+pub struct GanArgs {
+    /// Folder of training images, searched recursively.
+    #[arg(long, required_unless_present = "resume")]
+    pub data: Option<PathBuf>,
+    /// Image size: 32, 64 or 128.
+    #[arg(long, default_value_t = 64, value_parser = parse_size)]
+    pub size: usize,
+    #[arg(long, value_enum, default_value_t = GanLoss::Ns)]
+    pub loss: GanLoss,
+    /// Generator steps to train for (on --resume: the new total, default the saved one).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Run directory (config, metrics, samples, checkpoints, the trained model).
+    #[arg(long, required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// Class-conditional: each image's class is its first sub-folder under --data.
+    #[arg(long)]
+    pub conditional: bool,
+    /// Continue the run in this directory from its latest checkpoint, with its settings.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub batch_size: u32,
+    #[arg(long, default_value_t = 2e-4)]
+    pub lr_g: f64,
+    #[arg(long, default_value_t = 2e-4)]
+    pub lr_d: f64,
+    /// Adam betas of the generator.
+    #[arg(long, default_value = "0.5,0.999", value_parser = parse_betas)]
+    pub betas_g: (f32, f32),
+    /// Adam betas of the discriminator.
+    #[arg(long, default_value = "0.5,0.999", value_parser = parse_betas)]
+    pub betas_d: (f32, f32),
+    /// Discriminator steps per generator step.
+    #[arg(long, default_value_t = 1)]
+    pub n_critic: usize,
+    /// R1 penalty weight on real images (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub r1: f64,
+    /// Gradient-penalty weight for --loss wgan-gp.
+    #[arg(long, default_value_t = 10.0)]
+    pub gp_weight: f64,
+    /// Random directions for the gradient-norm estimate behind --r1 and wgan-gp.
+    #[arg(long, default_value_t = 2)]
+    pub penalty_dirs: usize,
+    /// EMA decay of the generator's weights (0 = no average).
+    #[arg(long, default_value_t = 0.999)]
+    pub ema: f64,
+    /// Start a linear learning-rate decay to zero at this fraction of the steps.
+    #[arg(long)]
+    pub lr_decay_start: Option<f64>,
+    /// Base channel width of both networks.
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    #[arg(long, default_value_t = 128)]
+    pub z_dim: usize,
+    /// Normalisation in the discriminator.
+    #[arg(long, value_enum, default_value_t = DNorm::Spectral)]
+    pub d_norm: DNorm,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 1000)]
+    pub checkpoint_every: u64,
+    #[arg(long, default_value_t = 500)]
+    pub sample_every: u64,
+    #[arg(long, default_value_t = 10)]
+    pub log_every: u64,
+    #[arg(long, default_value_t = 2)]
+    pub keep_checkpoints: usize,
+    /// Images in the sample grid.
+    #[arg(long, default_value_t = 64)]
+    pub sample_count: usize,
+    /// Image-decoding threads (default: half the cores, at most 4).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+const RUN_ARGS: &str = "run.json";
+
+impl GanArgs {
+    fn train_config(&self, steps: u64) -> TrainConfig {
+        TrainConfig {
+            steps,
+            batch_size: self.batch_size as usize,
+            loss: self.loss,
+            n_critic: self.n_critic,
+            lr_g: self.lr_g,
+            lr_d: self.lr_d,
+            betas_g: self.betas_g,
+            betas_d: self.betas_d,
+            r1_gamma: self.r1,
+            gp_weight: self.gp_weight,
+            penalty_dirs: self.penalty_dirs,
+            ema_decay: self.ema,
+            lr_schedule: match self.lr_decay_start {
+                Some(start) => LrSchedule::LinearDecay { start },
+                None => LrSchedule::Constant,
+            },
+            seed: self.seed,
+            checkpoint_every: self.checkpoint_every,
+            sample_every: self.sample_every,
+            log_every: self.log_every,
+            keep_checkpoints: self.keep_checkpoints,
+            sample_count: self.sample_count,
+        }
+    }
+}
+
+/// On --resume, the saved settings of the run, with a new --steps if one was given.
+fn resolve(args: GanArgs) -> anyhow::Result<(GanArgs, PathBuf, bool)> {
+    match &args.resume {
+        Some(run) => {
+            let p = run.join(RUN_ARGS);
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("--resume {}: cannot read {}", run.display(), p.display()))?;
+            let mut saved: GanArgs =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a run settings file", p.display()))?;
+            if args.steps.is_some() {
+                saved.steps = args.steps;
+            }
+            saved.quiet = args.quiet;
+            saved.resume = None;
+            saved.out = Some(run.clone());
+            Ok((saved, run.clone(), true))
+        }
+        None => {
+            let out = args.out.clone().expect("clap requires --out");
+            Ok((args, out, false))
+        }
+    }
+}
+
+pub fn run(cmd: TrainCommand, device: DeviceChoice) -> anyhow::Result<()> {
+    match cmd {
+        TrainCommand::Gan(args) => {
+            let (args, run_dir, resume) = resolve(args)?;
+            let outcome = train_gan(&args, &run_dir, resume, device, None)?;
+            println!(
+                "trained to step {}; model: {}; samples: {}",
+                outcome.final_step,
+                outcome.model_file.display(),
+                run_dir.join("samples.png").display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Train (or resume) a DCGAN run. `stop_after` simulates a kill after that step (tests).
+pub fn train_gan(
+    args: &GanArgs,
+    run_dir: &Path,
+    resume: bool,
+    device: DeviceChoice,
+    stop_after: Option<u64>,
+) -> anyhow::Result<crate::train::TrainOutcome> {
+    let steps = args.steps.unwrap_or(10_000);
+    let cfg = args.train_config(steps);
+    cfg.validate()?;
+    let data = args.data.clone().context("--data is required")?;
+    let folder = ImageFolder::open(
+        &data,
+        &FolderOptions {
+            class_folders: args.conditional,
+            ..Default::default()
+        },
+    )?;
+    if !folder.skipped.is_empty() {
+        eprintln!(
+            "warning: skipped {} unreadable image(s) in {} (first: {})",
+            folder.skipped.len(),
+            data.display(),
+            folder.skipped[0].1
+        );
+    }
+    if args.conditional && folder.classes.len() < 2 {
+        anyhow::bail!(
+            "--conditional needs at least two class sub-folders in {}, found {}",
+            data.display(),
+            folder.classes.len()
+        );
+    }
+    let n_classes = if args.conditional { folder.classes.len() } else { 0 };
+    let g_config = GeneratorConfig::new(args.size)
+        .with_width(args.width)
+        .with_z_dim(args.z_dim)
+        .with_n_classes(n_classes);
+    g_config.validate()?;
+    let d_config = DiscriminatorConfig::new(args.size)
+        .with_width(args.width)
+        .with_n_classes(n_classes)
+        .with_norm(args.d_norm);
+
+    let base = select(device)?;
+    let train_device = base.clone().autodiff();
+    std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    let mut saved = args.clone();
+    saved.steps = Some(steps);
+    saved.resume = None;
+    write_atomic(&run_dir.join(RUN_ARGS), &serde_json::to_vec_pretty(&saved)?)?;
+
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let recipe = DcganRecipe {
+        g_config: g_config.clone(),
+        classes: folder.classes.clone(),
+        loss: args.loss,
+        r1_gamma: args.r1,
+        gp_weight: args.gp_weight,
+        penalty_dirs: args.penalty_dirs,
+        device: train_device.clone(),
+        sample_count: args.sample_count.max(1),
+        sample_seed: args.seed.wrapping_add(1234),
+        command,
+    };
+    let loader_cfg = LoaderConfig {
+        batch_size: cfg.batch_size,
+        size: args.size as u32,
+        load_size: args.size as u32,
+        flip: true,
+        random_crop: true,
+        seed: args.seed,
+        workers: args.workers.unwrap_or_else(default_workers),
+    };
+    let opts = RunOptions {
+        run_dir: run_dir.to_path_buf(),
+        resume,
+        progress: !args.quiet,
+        stop_after,
+    };
+    let seed = args.seed;
+    let outcome = train(
+        &recipe,
+        &cfg,
+        &opts,
+        || {
+            train_device.seed(seed);
+            (g_config.init(&train_device), d_config.init(&train_device))
+        },
+        |start| Ok(BatchLoader::new(folder, loader_cfg, start)),
+    )?;
+    Ok(outcome)
+}

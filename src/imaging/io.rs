@@ -1,0 +1,198 @@
+//! Decoding and encoding files.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+
+use crate::error::{AtelierError, Result};
+use crate::util::atomic::write_atomic;
+
+/// 64 megapixels: far above any painting scan we train on, far below what exhausts memory.
+pub const DEFAULT_MAX_PIXELS: u64 = 64 * 1024 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Refuse images with more pixels than this before decoding them.
+    pub max_pixels: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            max_pixels: DEFAULT_MAX_PIXELS,
+        }
+    }
+}
+
+fn read_err(path: &Path, e: impl std::fmt::Display) -> AtelierError {
+    AtelierError::ImageRead {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// Read only the header: (width, height) after checking the pixel limit. Cheap enough to
+/// run over a whole data folder to find unreadable files before training starts.
+pub fn probe(path: &Path, opts: &LoadOptions) -> Result<(u32, u32)> {
+    let reader = ImageReader::open(path)
+        .map_err(|e| read_err(path, e))?
+        .with_guessed_format()
+        .map_err(|e| read_err(path, e))?;
+    if reader.format().is_none() {
+        return Err(read_err(path, "not an image format we know"));
+    }
+    let (w, h) = reader.into_dimensions().map_err(|e| read_err(path, e))?;
+    check_pixels(path, w, h, opts)?;
+    Ok((w, h))
+}
+
+fn check_pixels(path: &Path, w: u32, h: u32, opts: &LoadOptions) -> Result<()> {
+    let pixels = w as u64 * h as u64;
+    if pixels > opts.max_pixels {
+        return Err(AtelierError::ImageTooLarge {
+            path: path.to_path_buf(),
+            width: w,
+            height: h,
+            pixels,
+            limit: opts.max_pixels,
+        });
+    }
+    if w == 0 || h == 0 {
+        return Err(read_err(path, "image has zero size"));
+    }
+    Ok(())
+}
+
+/// Decode any supported file to 8-bit RGB: grey, alpha and 16-bit inputs are converted,
+/// EXIF orientation is applied.
+pub fn load_rgb(path: &Path, opts: &LoadOptions) -> Result<RgbImage> {
+    let bytes = std::fs::read(path).map_err(|e| read_err(path, e))?;
+    decode_rgb(&bytes, path, opts)
+}
+
+/// Decode from memory; `path` is only used in messages.
+pub fn decode_rgb(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<RgbImage> {
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| read_err(path, e))?;
+    if reader.format().is_none() {
+        return Err(read_err(path, "not an image format we know"));
+    }
+    // The decoder's own allocation limit backs up our pixel check.
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(opts.max_pixels.saturating_mul(16));
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| read_err(path, e))?;
+    let (w, h) = decoder.dimensions();
+    check_pixels(path, w, h, opts)?;
+    let orientation = decoder.orientation().map_err(|e| read_err(path, e))?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| read_err(path, e))?;
+    img.apply_orientation(orientation);
+    Ok(img.into_rgb8())
+}
+
+/// Save as PNG or JPEG (by extension; anything else is PNG), atomically.
+pub fn save_image(img: &RgbImage, path: &Path) -> Result<()> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let format = match ext.as_str() {
+        "jpg" | "jpeg" => image::ImageFormat::Jpeg,
+        "png" | "" => image::ImageFormat::Png,
+        "webp" => image::ImageFormat::WebP,
+        "bmp" => image::ImageFormat::Bmp,
+        "tif" | "tiff" => image::ImageFormat::Tiff,
+        other => {
+            return Err(AtelierError::Write {
+                path: path.to_path_buf(),
+                reason: format!("unsupported output extension '.{other}' (use .png or .jpg)"),
+            });
+        }
+    };
+    let mut buf = Cursor::new(Vec::new());
+    img.write_to(&mut buf, format)
+        .map_err(|e| AtelierError::Write {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    write_atomic(path, buf.get_ref())
+}
+
+/// Resize so the short side is `short`, keeping the aspect ratio.
+pub fn resize_short_side(img: &RgbImage, short: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    if w.min(h) == short {
+        return img.clone();
+    }
+    let (nw, nh) = if w <= h {
+        (short, ((h as u64 * short as u64 + w as u64 / 2) / w as u64).max(1) as u32)
+    } else {
+        (((w as u64 * short as u64 + h as u64 / 2) / h as u64).max(1) as u32, short)
+    };
+    image::imageops::resize(img, nw, nh, image::imageops::FilterType::Triangle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageBuffer, Luma, Rgba};
+
+    fn encode(img: DynamicImage, fmt: image::ImageFormat) -> Vec<u8> {
+        let mut c = Cursor::new(Vec::new());
+        img.write_to(&mut c, fmt).unwrap();
+        c.into_inner()
+    }
+
+    #[test]
+    fn grey_rgba_and_16_bit_become_rgb() {
+        let p = Path::new("x");
+        let o = LoadOptions::default();
+        let grey = DynamicImage::ImageLuma8(ImageBuffer::from_pixel(3, 2, Luma([200u8])));
+        let g = decode_rgb(&encode(grey, image::ImageFormat::Png), p, &o).unwrap();
+        assert_eq!(g.get_pixel(1, 1).0, [200, 200, 200]);
+        let rgba = DynamicImage::ImageRgba8(ImageBuffer::from_pixel(2, 2, Rgba([10, 20, 30, 40])));
+        let r = decode_rgb(&encode(rgba, image::ImageFormat::Png), p, &o).unwrap();
+        assert_eq!(r.get_pixel(0, 0).0, [10, 20, 30]);
+        let g16 = DynamicImage::ImageLuma16(ImageBuffer::from_pixel(2, 2, Luma([65535u16])));
+        let r16 = decode_rgb(&encode(g16, image::ImageFormat::Png), p, &o).unwrap();
+        assert_eq!(r16.get_pixel(0, 0).0, [255, 255, 255]);
+    }
+
+    #[test]
+    fn pixel_limit_refuses_before_decoding() {
+        let img = DynamicImage::ImageRgb8(ImageBuffer::new(100, 100));
+        let bytes = encode(img, image::ImageFormat::Png);
+        let err = decode_rgb(&bytes, Path::new("big.png"), &LoadOptions { max_pixels: 5000 })
+            .unwrap_err();
+        assert!(matches!(err, AtelierError::ImageTooLarge { pixels: 10000, .. }), "{err}");
+    }
+
+    #[test]
+    fn garbage_is_a_clear_error() {
+        let err = decode_rgb(b"not an image", Path::new("a.jpg"), &LoadOptions::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("a.jpg"));
+    }
+
+    #[test]
+    fn short_side_resize_keeps_aspect() {
+        let img = RgbImage::new(200, 100);
+        let r = resize_short_side(&img, 50);
+        assert_eq!(r.dimensions(), (100, 50));
+    }
+
+    #[test]
+    fn png_and_jpeg_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = RgbImage::from_fn(8, 6, |x, y| image::Rgb([x as u8 * 30, y as u8 * 40, 128]));
+        let p = dir.path().join("a.png");
+        save_image(&img, &p).unwrap();
+        assert_eq!(load_rgb(&p, &LoadOptions::default()).unwrap(), img);
+        let j = dir.path().join("a.jpg");
+        save_image(&img, &j).unwrap();
+        assert_eq!(load_rgb(&j, &LoadOptions::default()).unwrap().dimensions(), (8, 6));
+        assert!(save_image(&img, &dir.path().join("a.xyz")).is_err());
+    }
+}

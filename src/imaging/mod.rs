@@ -1,0 +1,11 @@
+//! Images in and out: decoding (any format `image` reads, EXIF orientation applied, a
+//! pixel-count limit against decompression bombs), resizing and cropping, conversion to and
+//! from tensors, grids, and atomic PNG/JPEG saving.
+
+pub mod grid;
+pub mod io;
+pub mod tensor;
+
+pub use grid::make_grid;
+pub use io::{load_rgb, save_image, LoadOptions, DEFAULT_MAX_PIXELS};
+pub use tensor::{image_to_tensor, tensor_to_images, Range};

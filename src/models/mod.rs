@@ -1,0 +1,7 @@
+//! One file per network. Each follows burn's pattern: a serde `Config` with
+//! `init(&device)`, a `#[derive(Module)]` struct, `forward`.
+
+pub mod dcgan;
+pub mod model_file;
+
+pub use dcgan::{DNorm, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};

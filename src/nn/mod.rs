@@ -1,0 +1,7 @@
+//! Reusable building blocks shared by the models.
+
+pub mod conv;
+pub mod norm;
+
+pub use conv::{SnConv2d, SnConv2dConfig, SnLinear, SnLinearConfig};
+pub use norm::pixel_norm;

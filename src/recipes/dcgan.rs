@@ -1,0 +1,121 @@
+//! Unconditional and class-conditional image generation with DCGAN networks.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+
+use crate::data::Batch;
+use crate::error::Result;
+use crate::losses::adversarial::{d_loss, g_loss, gradient_penalty, grad_norm_sq, r1_penalty, GanLoss};
+use crate::models::model_file::{save_model, ModelMeta};
+use crate::models::{Discriminator, Generator, GeneratorConfig};
+use crate::tasks::generate::{GENERATOR_KIND, sample_sheet};
+use crate::train::{GanRecipe, StepLosses};
+use crate::util::rng::SeededRng;
+
+/// Step size of the finite-difference gradient-norm estimate, in [-1, 1] pixel units.
+const PENALTY_EPS: f64 = 1e-3;
+
+pub struct DcganRecipe {
+    pub g_config: GeneratorConfig,
+    pub classes: Vec<String>,
+    pub loss: GanLoss,
+    pub r1_gamma: f64,
+    pub gp_weight: f64,
+    pub penalty_dirs: usize,
+    pub device: Device,
+    pub sample_count: usize,
+    pub sample_seed: u64,
+    /// Recorded in the exported model file.
+    pub command: String,
+}
+
+impl DcganRecipe {
+    fn conditional(&self) -> bool {
+        self.g_config.n_classes > 0
+    }
+
+    fn labels(&self, batch: &Batch) -> Option<Tensor<1, Int>> {
+        self.conditional().then(|| batch.labels(&self.device))
+    }
+
+    fn latents(&self, n: usize, rng: &mut SeededRng) -> Tensor<2> {
+        let z = rng.normal_vec(n * self.g_config.z_dim);
+        Tensor::from_data(TensorData::new(z, [n, self.g_config.z_dim]), &self.device)
+    }
+
+    fn directions(&self, like: &Tensor<4>, rng: &mut SeededRng) -> Vec<Tensor<4>> {
+        let dims = like.dims();
+        let n: usize = dims.iter().product();
+        (0..self.penalty_dirs)
+            .map(|_| Tensor::from_data(TensorData::new(rng.normal_vec(n), dims), &self.device))
+            .collect()
+    }
+
+    fn score_mean(&self, s: Tensor<1>) -> Tensor<1> {
+        match self.loss {
+            GanLoss::Minimax | GanLoss::Ns => sigmoid(s).mean().detach(),
+            _ => s.mean().detach(),
+        }
+    }
+}
+
+impl GanRecipe for DcganRecipe {
+    type G = Generator;
+    type D = Discriminator;
+    type Batch = Batch;
+
+    fn d_step(&self, g: &Generator, d: &Discriminator, batch: &Batch, rng: &mut SeededRng) -> StepLosses {
+        let real = batch.images(&self.device);
+        let labels = self.labels(batch);
+        let z = self.latents(batch.n, rng);
+        let fake = g.forward(z, labels.clone()).detach();
+        let sr = d.forward(real.clone(), labels.clone());
+        let sf = d.forward(fake.clone(), labels.clone());
+        let mut loss = d_loss(self.loss, sr.clone(), sf.clone());
+        let critic = |x: Tensor<4>| d.forward(x, labels.clone());
+        if self.r1_gamma > 0.0 {
+            let dirs = self.directions(&real, rng);
+            loss = loss + r1_penalty(grad_norm_sq(&critic, real.clone(), &dirs, PENALTY_EPS), self.r1_gamma);
+        }
+        if self.loss == GanLoss::WganGp && self.gp_weight > 0.0 {
+            let alpha: Vec<f32> = (0..batch.n).map(|_| rng.uniform()).collect();
+            let a = Tensor::<4>::from_data(TensorData::new(alpha, [batch.n, 1, 1, 1]), &self.device);
+            let mixed = real.clone() * a.clone() + fake * (a.neg().add_scalar(1.0));
+            let dirs = self.directions(&mixed, rng);
+            loss = loss + gradient_penalty(grad_norm_sq(&critic, mixed, &dirs, PENALTY_EPS), self.gp_weight);
+        }
+        StepLosses {
+            loss,
+            real_score: Some(self.score_mean(sr)),
+            fake_score: Some(self.score_mean(sf)),
+        }
+    }
+
+    fn g_step(&self, g: &Generator, d: &Discriminator, batch: &Batch, rng: &mut SeededRng) -> StepLosses {
+        let labels = self.labels(batch);
+        let z = self.latents(batch.n, rng);
+        let sf = d.forward(g.forward(z, labels.clone()), labels);
+        StepLosses {
+            loss: g_loss(self.loss, sf.clone()),
+            real_score: None,
+            fake_score: Some(self.score_mean(sf)),
+        }
+    }
+
+    fn sample_sheet(&self, g: &Generator) -> Result<image::RgbImage> {
+        let n_classes = self.g_config.n_classes;
+        sample_sheet(g, self.g_config.z_dim, n_classes, self.sample_count, self.sample_seed, &self.device.clone().without_autodiff())
+    }
+
+    fn export(&self, g: &Generator, path: &Path) -> Result<()> {
+        let meta = ModelMeta {
+            kind: GENERATOR_KIND.into(),
+            config_json: serde_json::to_string(&self.g_config).expect("config serialises"),
+            classes: self.classes.clone(),
+            trained_with: Some(self.command.clone()),
+        };
+        save_model(g, &meta, path)
+    }
+}

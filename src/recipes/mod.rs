@@ -1,0 +1,4 @@
+//! Training recipes: what each GAN family plugs into the one engine (`crate::train`).
+//! A new GAN needs a recipe here and a model under `models/`, nothing else.
+
+pub mod dcgan;

@@ -1,0 +1,3 @@
+//! What a user asks for, built from the parts: generation and interpolation so far.
+
+pub mod generate;

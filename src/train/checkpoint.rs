@@ -1,0 +1,176 @@
+//! Checkpoints: `RUN/checkpoints/step-NNNNNNNN/` holding G, D, the EMA generator, both
+//! optimiser states (burnpack, which keeps parameter ids so Adam's moments reattach) and
+//! `state.json` (step, data position, RNG). A checkpoint is written into a hidden temporary
+//! folder and renamed into place, then `RUN/checkpoints/latest` is replaced atomically, so
+//! a kill at any moment leaves the previous checkpoint usable.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AtelierError, Result};
+use crate::util::atomic::write_atomic;
+use crate::util::rng::RngState;
+
+const LATEST: &str = "latest";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TrainState {
+    /// Completed generator steps.
+    pub step: u64,
+    /// Next batch number of the data stream.
+    pub batch_position: u64,
+    pub rng: RngState,
+}
+
+/// Everything a checkpoint holds, as loaded.
+pub struct Loaded<G, D> {
+    pub g: G,
+    pub d: D,
+    pub ema: G,
+    pub opt_g: ModuleOptimizer,
+    pub opt_d: ModuleOptimizer,
+    pub state: TrainState,
+    pub dir: PathBuf,
+}
+
+fn ckpt_err(path: &Path, reason: impl std::fmt::Display) -> AtelierError {
+    AtelierError::Checkpoint {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+pub fn checkpoints_dir(run: &Path) -> PathBuf {
+    run.join("checkpoints")
+}
+
+fn module_bytes<M: Module>(m: &M, path: &Path) -> Result<Vec<u8>> {
+    let bytes = m.clone().into_record().into_bytes().map_err(|e| ckpt_err(path, e))?;
+    Ok(bytes.to_vec())
+}
+
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let p = dir.join(name);
+    fs::write(&p, bytes).map_err(|e| ckpt_err(&p, e))?;
+    // Durable before the folder is renamed into place.
+    fs::File::open(&p)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| ckpt_err(&p, e))
+}
+
+/// Write a checkpoint and point `latest` at it; keep the newest `keep` checkpoints.
+#[allow(clippy::too_many_arguments)]
+pub fn save<G: Module, D: Module>(
+    run: &Path,
+    g: &G,
+    d: &D,
+    ema: &G,
+    opt_g: &ModuleOptimizer,
+    opt_d: &ModuleOptimizer,
+    state: &TrainState,
+    keep: usize,
+) -> Result<PathBuf> {
+    let root = checkpoints_dir(run);
+    let name = format!("step-{:08}", state.step);
+    let final_dir = root.join(&name);
+    let tmp = root.join(format!(".{name}.tmp"));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp).map_err(|e| ckpt_err(&tmp, e))?;
+    write_file(&tmp, "g.bpk", &module_bytes(g, &tmp)?)?;
+    write_file(&tmp, "d.bpk", &module_bytes(d, &tmp)?)?;
+    write_file(&tmp, "ema.bpk", &module_bytes(ema, &tmp)?)?;
+    let og = opt_g.into_bytes().map_err(|e| ckpt_err(&tmp, format!("{e:?}")))?;
+    write_file(&tmp, "opt_g.bpk", &og)?;
+    let od = opt_d.into_bytes().map_err(|e| ckpt_err(&tmp, format!("{e:?}")))?;
+    write_file(&tmp, "opt_d.bpk", &od)?;
+    let json = serde_json::to_vec_pretty(state).expect("state serialises");
+    write_file(&tmp, "state.json", &json)?;
+    if final_dir.exists() {
+        fs::remove_dir_all(&final_dir).map_err(|e| ckpt_err(&final_dir, e))?;
+    }
+    fs::rename(&tmp, &final_dir).map_err(|e| ckpt_err(&final_dir, e))?;
+    write_atomic(&root.join(LATEST), name.as_bytes())?;
+    prune(&root, keep.max(1));
+    Ok(final_dir)
+}
+
+fn prune(root: &Path, keep: usize) {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .map(|n| n.to_string_lossy().starts_with("step-"))
+                    .unwrap_or(false)
+        })
+        .collect();
+    dirs.sort();
+    while dirs.len() > keep {
+        let _ = fs::remove_dir_all(dirs.remove(0));
+    }
+}
+
+/// The newest complete checkpoint of a run, if any.
+pub fn latest(run: &Path) -> Option<PathBuf> {
+    let root = checkpoints_dir(run);
+    let name = fs::read_to_string(root.join(LATEST)).ok()?;
+    let dir = root.join(name.trim());
+    dir.join("state.json").exists().then_some(dir)
+}
+
+fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
+    let p = dir.join(name);
+    fs::read(&p).map_err(|e| ckpt_err(&p, e))
+}
+
+fn load_module<M: Module>(m: M, dir: &Path, name: &str) -> Result<M> {
+    let bytes = read(dir, name)?;
+    let rec = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| ckpt_err(&dir.join(name), e))?;
+    m.try_load_record(rec).map_err(|e| {
+        ckpt_err(
+            &dir.join(name),
+            format!("does not fit the network being trained ({e}); was it made with other settings?"),
+        )
+    })
+}
+
+/// Load the checkpoint in `dir` into freshly built networks and optimisers.
+pub fn load<G: Module, D: Module>(
+    dir: &Path,
+    g: G,
+    d: D,
+    ema: G,
+    opt_g: ModuleOptimizer,
+    opt_d: ModuleOptimizer,
+) -> Result<Loaded<G, D>> {
+    let state: TrainState = serde_json::from_slice(&read(dir, "state.json")?)
+        .map_err(|e| ckpt_err(&dir.join("state.json"), e))?;
+    let g = load_module(g, dir, "g.bpk")?;
+    let d = load_module(d, dir, "d.bpk")?;
+    let ema = load_module(ema, dir, "ema.bpk")?;
+    let opt_g = opt_g
+        .from_bytes(Bytes::from_bytes_vec(read(dir, "opt_g.bpk")?))
+        .map_err(|e| ckpt_err(&dir.join("opt_g.bpk"), format!("{e:?}")))?;
+    let opt_d = opt_d
+        .from_bytes(Bytes::from_bytes_vec(read(dir, "opt_d.bpk")?))
+        .map_err(|e| ckpt_err(&dir.join("opt_d.bpk"), format!("{e:?}")))?;
+    Ok(Loaded {
+        g,
+        d,
+        ema,
+        opt_g,
+        opt_d,
+        state,
+        dir: dir.to_path_buf(),
+    })
+}

@@ -1,0 +1,277 @@
+//! The training loop.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::checkpoint::{self, TrainState};
+use super::config::TrainConfig;
+use super::ema::{all_finite, ema_init, ema_update};
+use super::run_log::{MetricRow, RunLog};
+use crate::error::{AtelierError, Result};
+use crate::util::atomic::write_atomic;
+use crate::util::rng::SeededRng;
+
+/// One network update's loss and, for logging, the mean scores D gave real and fake data.
+pub struct StepLosses {
+    pub loss: Tensor<1>,
+    pub real_score: Option<Tensor<1>>,
+    pub fake_score: Option<Tensor<1>>,
+}
+
+/// An endless, resumable stream of training batches.
+pub trait BatchStream {
+    type Item;
+    fn next_batch(&mut self) -> Self::Item;
+    /// The number of the next batch; a stream rebuilt at this position continues exactly.
+    fn position(&self) -> u64;
+}
+
+impl BatchStream for crate::data::BatchLoader {
+    type Item = crate::data::Batch;
+    fn next_batch(&mut self) -> Self::Item {
+        crate::data::BatchLoader::next_batch(self)
+    }
+    fn position(&self) -> u64 {
+        crate::data::BatchLoader::position(self)
+    }
+}
+
+/// What a GAN family contributes to training: its losses, its sample sheet, its export.
+/// Everything else (optimisers, EMA, checkpoints, logging) is the engine's.
+pub trait GanRecipe {
+    type G: Module;
+    type D: Module;
+    type Batch;
+
+    /// The discriminator's loss on a batch (G's output must be detached).
+    fn d_step(&self, g: &Self::G, d: &Self::D, batch: &Self::Batch, rng: &mut SeededRng) -> StepLosses;
+    /// The generator's loss on a batch.
+    fn g_step(&self, g: &Self::G, d: &Self::D, batch: &Self::Batch, rng: &mut SeededRng) -> StepLosses;
+    /// A sample sheet from the (averaged) generator, from inputs fixed for the whole run.
+    fn sample_sheet(&self, g: &Self::G) -> Result<image::RgbImage>;
+    /// Write the averaged generator as a usable model file.
+    fn export(&self, g: &Self::G, path: &Path) -> Result<()>;
+    /// The exported model's file name inside the run directory.
+    fn model_file_name(&self) -> &'static str {
+        "generator.safetensors"
+    }
+}
+
+pub struct TrainOutcome {
+    /// (step, D loss, G loss) for every step this call ran.
+    pub losses: Vec<(u64, f64, f64)>,
+    pub final_step: u64,
+    pub last_checkpoint: Option<PathBuf>,
+    pub model_file: PathBuf,
+}
+
+/// How the engine should run: where, and whether to show progress or stop early.
+pub struct RunOptions {
+    pub run_dir: PathBuf,
+    /// Continue from the run directory's latest checkpoint.
+    pub resume: bool,
+    pub progress: bool,
+    /// Stop after this step as if killed (after its checkpoint, if one was due). Tests use
+    /// it to check resume.
+    pub stop_after: Option<u64>,
+}
+
+fn adam(lr_betas: (f32, f32)) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_beta_1(lr_betas.0)
+        .with_beta_2(lr_betas.1)
+        .with_epsilon(1e-8)
+        .init()
+}
+
+fn scalar(t: Tensor<1>) -> f64 {
+    t.into_scalar::<f32>() as f64
+}
+
+/// Train `recipe`'s networks. `init` builds fresh networks on the training device;
+/// `stream_at(b)` builds the data stream starting at batch `b`.
+pub fn train<R, S>(
+    recipe: &R,
+    cfg: &TrainConfig,
+    opts: &RunOptions,
+    init: impl FnOnce() -> (R::G, R::D),
+    stream_at: impl FnOnce(u64) -> Result<S>,
+) -> Result<TrainOutcome>
+where
+    R: GanRecipe,
+    S: BatchStream<Item = R::Batch>,
+{
+    cfg.validate()?;
+    let run = &opts.run_dir;
+    std::fs::create_dir_all(run.join("samples")).map_err(|e| AtelierError::Write {
+        path: run.clone(),
+        reason: e.to_string(),
+    })?;
+
+    let (g0, d0) = init();
+    let ema0 = ema_init(&g0);
+    let (mut g, mut d, mut ema, mut opt_g, mut opt_d, mut state, mut last_ckpt) =
+        match opts.resume.then(|| checkpoint::latest(run)).flatten() {
+            Some(dir) => {
+                let l = checkpoint::load(&dir, g0, d0, ema0, adam(cfg.betas_g), adam(cfg.betas_d))?;
+                tracing::info!("resuming from {} (step {})", dir.display(), l.state.step);
+                (l.g, l.d, l.ema, l.opt_g, l.opt_d, l.state, Some(l.dir))
+            }
+            None => {
+                if opts.resume {
+                    tracing::warn!("no checkpoint in {}; starting from scratch", run.display());
+                }
+                let state = TrainState {
+                    step: 0,
+                    batch_position: 0,
+                    rng: SeededRng::derived(cfg.seed, &[3]).state(),
+                };
+                (g0, d0, ema0, adam(cfg.betas_g), adam(cfg.betas_d), state, None)
+            }
+        };
+    // The EMA copy must not build autodiff graphs.
+    ema = ema.valid();
+    let mut rng = SeededRng::from_state(&state.rng).map_err(AtelierError::Config)?;
+    let mut stream = stream_at(state.batch_position)?;
+    let mut log = RunLog::open(run, state.step)?;
+    let config_json = serde_json::to_vec_pretty(cfg).expect("config serialises");
+    write_atomic(&run.join("config.json"), &config_json)?;
+
+    let bar = if opts.progress {
+        let b = ProgressBar::new(cfg.steps);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise} < {eta_precise}] {bar:30} {pos}/{len} {msg}",
+            )
+            .expect("valid template"),
+        );
+        b.set_position(state.step);
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let model_file = run.join(recipe.model_file_name());
+    let mut losses = Vec::new();
+    let mut window_images = 0usize;
+    let mut window_start = Instant::now();
+    while state.step < cfg.steps {
+        let factor = cfg.lr_schedule.factor(state.step, cfg.steps);
+        let (lr_g, lr_d) = (cfg.lr_g * factor, cfg.lr_d * factor);
+
+        let mut d_out = None;
+        let mut batch = None;
+        for _ in 0..cfg.n_critic {
+            let b = stream.next_batch();
+            let out = recipe.d_step(&g, &d, &b, &mut rng);
+            let d_loss = out.loss.clone();
+            let grads = GradientsParams::from_grads(d_loss.backward(), &d);
+            d = opt_d.step(lr_d, d, grads);
+            window_images += cfg.batch_size;
+            d_out = Some(out);
+            batch = Some(b);
+        }
+        let d_out = d_out.expect("n_critic >= 1");
+        let batch = batch.expect("n_critic >= 1");
+        let g_out = recipe.g_step(&g, &d, &batch, &mut rng);
+        let g_loss_t = g_out.loss.clone();
+        let grads = GradientsParams::from_grads(g_loss_t.backward(), &g);
+        g = opt_g.step(lr_g, g, grads);
+        ema = if cfg.ema_decay > 0.0 {
+            ema_update(ema, &g, cfg.ema_decay)
+        } else {
+            g.valid()
+        };
+        state.step += 1;
+
+        let d_loss = scalar(d_out.loss);
+        let g_loss = scalar(g_out.loss);
+        for (what, v) in [("the discriminator loss", d_loss), ("the generator loss", g_loss)] {
+            if !v.is_finite() {
+                bar.abandon();
+                return Err(AtelierError::Diverged {
+                    step: state.step,
+                    what: what.into(),
+                    value: v,
+                    checkpoint: last_ckpt
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "none yet".into()),
+                });
+            }
+        }
+        losses.push((state.step, d_loss, g_loss));
+
+        let last = state.step == cfg.steps || Some(state.step) == opts.stop_after;
+        if state.step % cfg.log_every == 0 || last {
+            let secs = window_start.elapsed().as_secs_f64().max(1e-9);
+            let row = MetricRow {
+                step: state.step,
+                d_loss,
+                g_loss,
+                d_real: d_out.real_score.map(scalar).unwrap_or(f64::NAN),
+                d_fake: d_out.fake_score.map(scalar).unwrap_or(f64::NAN),
+                images_per_sec: window_images as f64 / secs,
+                lr_g,
+                lr_d,
+            };
+            bar.set_message(format!(
+                "D {:.3}  G {:.3}  D(x) {:.2}  D(G(z)) {:.2}  {:.1} img/s",
+                row.d_loss, row.g_loss, row.d_real, row.d_fake, row.images_per_sec
+            ));
+            log.push(row)?;
+            window_images = 0;
+            window_start = Instant::now();
+        }
+        bar.set_position(state.step);
+
+        if state.step % cfg.sample_every == 0 || last {
+            let sheet = recipe.sample_sheet(&ema)?;
+            crate::imaging::save_image(&sheet, &run.join("samples").join(format!("step-{:08}.png", state.step)))?;
+            crate::imaging::save_image(&sheet, &run.join("samples.png"))?;
+            log.plot(&run.join("loss.png"))?;
+        }
+        if state.step % cfg.checkpoint_every == 0 || last {
+            if !all_finite(&g) || !all_finite(&d) {
+                bar.abandon();
+                return Err(AtelierError::Diverged {
+                    step: state.step,
+                    what: "a network weight".into(),
+                    value: f64::NAN,
+                    checkpoint: last_ckpt
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "none yet".into()),
+                });
+            }
+            state.batch_position = stream.position();
+            state.rng = rng.state();
+            last_ckpt = Some(checkpoint::save(
+                run,
+                &g,
+                &d,
+                &ema,
+                &opt_g,
+                &opt_d,
+                &state,
+                cfg.keep_checkpoints,
+            )?);
+            recipe.export(&ema, &model_file)?;
+        }
+        if Some(state.step) == opts.stop_after {
+            break;
+        }
+    }
+    bar.finish();
+    Ok(TrainOutcome {
+        losses,
+        final_step: state.step,
+        last_checkpoint: last_ckpt,
+        model_file,
+    })
+}

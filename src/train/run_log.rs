@@ -1,0 +1,179 @@
+//! The run directory's log: `metrics.jsonl` (one JSON object per logged step) and
+//! `loss.png`, a plot of the losses drawn with `plotters`.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AtelierError, Result};
+use crate::util::atomic::write_atomic;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MetricRow {
+    pub step: u64,
+    pub d_loss: f64,
+    pub g_loss: f64,
+    /// Mean D(x) on real images (a probability for BCE losses, a raw score otherwise).
+    pub d_real: f64,
+    /// Mean D(G(z)).
+    pub d_fake: f64,
+    pub images_per_sec: f64,
+    pub lr_g: f64,
+    pub lr_d: f64,
+}
+
+pub struct RunLog {
+    path: PathBuf,
+    pub rows: Vec<MetricRow>,
+}
+
+impl RunLog {
+    /// Open the log of `run`, keeping only rows up to `upto` (the resumed step): rows a
+    /// killed run wrote after its last checkpoint are replayed, not duplicated.
+    pub fn open(run: &Path, upto: u64) -> Result<Self> {
+        let path = run.join("metrics.jsonl");
+        let rows: Vec<MetricRow> = fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter(|r: &MetricRow| r.step <= upto)
+            .collect();
+        let log = Self { path, rows };
+        let text: String = log
+            .rows
+            .iter()
+            .map(|r| serde_json::to_string(r).expect("row serialises") + "\n")
+            .collect();
+        write_atomic(&log.path, text.as_bytes())?;
+        Ok(log)
+    }
+
+    pub fn push(&mut self, row: MetricRow) -> Result<()> {
+        let line = serde_json::to_string(&row).expect("row serialises") + "\n";
+        fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&self.path)
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .map_err(|e| AtelierError::Write {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            })?;
+        self.rows.push(row);
+        Ok(())
+    }
+
+    /// Draw D and G losses against the step into `out` (PNG, written atomically).
+    pub fn plot(&self, out: &Path) -> Result<()> {
+        if self.rows.len() < 2 {
+            return Ok(());
+        }
+        let (w, h) = (800u32, 450u32);
+        let mut buf = vec![255u8; (w * h * 3) as usize];
+        draw(&self.rows, &mut buf, (w, h)).map_err(|e| AtelierError::Write {
+            path: out.to_path_buf(),
+            reason: format!("plotting failed: {e}"),
+        })?;
+        let img = image::RgbImage::from_raw(w, h, buf).expect("buffer size matches");
+        crate::imaging::save_image(&img, out)
+    }
+}
+
+fn ensure_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // plotters draws text with fonts we register: embedding DejaVu avoids depending on
+        // the system's font libraries.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+    });
+}
+
+fn draw(rows: &[MetricRow], buf: &mut [u8], size: (u32, u32)) -> std::result::Result<(), String> {
+    ensure_font();
+    let root = BitMapBackend::with_buffer(buf, size).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let x_max = rows.last().map(|r| r.step).unwrap_or(1).max(1);
+    let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
+    let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+    for r in rows {
+        for v in [finite(r.d_loss), finite(r.g_loss)] {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    if hi - lo < 1e-6 {
+        hi = lo + 1.0;
+    }
+    let pad = (hi - lo) * 0.05;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("GAN losses", ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0u64..x_max, (lo - pad)..(hi + pad))
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc("loss")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(LineSeries::new(rows.iter().map(|r| (r.step, finite(r.d_loss))), &RED))
+        .map_err(|e| e.to_string())?
+        .label("D loss")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+    chart
+        .draw_series(LineSeries::new(rows.iter().map(|r| (r.step, finite(r.g_loss))), &BLUE))
+        .map_err(|e| e.to_string())?
+        .label("G loss")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(step: u64) -> MetricRow {
+        MetricRow {
+            step,
+            d_loss: 1.0 / (step as f64 + 1.0),
+            g_loss: 0.5,
+            d_real: 0.6,
+            d_fake: 0.4,
+            images_per_sec: 10.0,
+            lr_g: 1e-4,
+            lr_d: 1e-4,
+        }
+    }
+
+    #[test]
+    fn reopen_truncates_after_resume_point_and_plots() {
+        let d = tempfile::tempdir().unwrap();
+        let mut log = RunLog::open(d.path(), 0).unwrap();
+        for s in 1..=5 {
+            log.push(row(s)).unwrap();
+        }
+        let log = RunLog::open(d.path(), 3).unwrap();
+        assert_eq!(log.rows.iter().map(|r| r.step).collect::<Vec<_>>(), vec![1, 2, 3]);
+        let text = fs::read_to_string(d.path().join("metrics.jsonl")).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        let png = d.path().join("loss.png");
+        log.plot(&png).unwrap();
+        let img = image::open(&png).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (800, 450));
+        // Something other than the white background was drawn.
+        assert!(img.pixels().any(|p| p.0 == [255, 0, 0]));
+    }
+}

@@ -1,0 +1,4 @@
+//! Small helpers shared by every task.
+
+pub mod atomic;
+pub mod rng;
