@@ -32,7 +32,9 @@ pub fn select(choice: DeviceChoice) -> Result<Device> {
     });
     match ok {
         Ok(v) if (v - 3.0).abs() < 1e-6 => Ok(device),
-        Ok(v) => Err(AtelierError::Device(format!("{choice:?} device computed 1+2 = {v}"))),
+        Ok(v) => Err(AtelierError::Device(format!(
+            "{choice:?} device computed 1+2 = {v}"
+        ))),
         Err(_) => Err(AtelierError::Device(format!(
             "could not start the {choice:?} device (is a Vulkan driver installed? `vulkaninfo` \
              should list the GPU); use --device cpu to run on the processor"

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::device::{select, DeviceChoice};
+use crate::device::{DeviceChoice, select};
 use crate::imaging::grid::{make_grid, square_cols};
 use crate::imaging::save_image;
-use crate::tasks::generate::{default_model_path, LoadedGenerator};
+use crate::tasks::generate::{LoadedGenerator, default_model_path};
 
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
@@ -64,7 +64,11 @@ pub fn run_generate(a: GenerateArgs, device: DeviceChoice) -> anyhow::Result<()>
         anyhow::bail!("--truncation must be a positive number, got {t}");
     }
     let generator = load(a.model, device)?;
-    let class = a.class.as_deref().map(|c| generator.class_index(c)).transpose()?;
+    let class = a
+        .class
+        .as_deref()
+        .map(|c| generator.class_index(c))
+        .transpose()?;
     let images = generator.generate(a.n as usize, class, a.seed, a.truncation);
     if let Some(grid) = &a.grid {
         let cols = if generator.config.n_classes > 0 && class.is_none() {
@@ -86,7 +90,11 @@ pub fn run_generate(a: GenerateArgs, device: DeviceChoice) -> anyhow::Result<()>
 
 pub fn run_interpolate(a: InterpolateArgs, device: DeviceChoice) -> anyhow::Result<()> {
     let generator = load(a.model, device)?;
-    let class = a.class.as_deref().map(|c| generator.class_index(c)).transpose()?;
+    let class = a
+        .class
+        .as_deref()
+        .map(|c| generator.class_index(c))
+        .transpose()?;
     let frames = generator.interpolate(a.frames as usize, class, a.seed);
     save_image(&make_grid(&frames, frames.len(), 2), &a.output)?;
     println!("wrote {} frames to {}", frames.len(), a.output.display());

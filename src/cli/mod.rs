@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use crate::device::DeviceChoice;
 
 #[derive(Parser, Debug)]
-#[command(name = "atelier", version, about = "GAN artwork simulation and style transfer")]
+#[command(
+    name = "atelier",
+    version,
+    about = "GAN artwork simulation and style transfer"
+)]
 pub struct Cli {
     /// Compute device.
     #[arg(long, global = true, value_enum, default_value_t = DeviceChoice::Cpu)]

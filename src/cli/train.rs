@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::loader::default_workers;
 use crate::data::{BatchLoader, FolderOptions, ImageFolder, LoaderConfig};
-use crate::device::{select, DeviceChoice};
+use crate::device::{DeviceChoice, select};
 use crate::losses::GanLoss;
 use crate::models::{DNorm, DiscriminatorConfig, GeneratorConfig};
 use crate::recipes::dcgan::DcganRecipe;
 use crate::train::engine::RunOptions;
-use crate::train::{train, LrSchedule, TrainConfig};
+use crate::train::{LrSchedule, TrainConfig, train};
 use crate::util::atomic::write_atomic;
 
 #[derive(Subcommand, Debug)]
@@ -157,10 +157,11 @@ fn resolve(args: GanArgs) -> anyhow::Result<(GanArgs, PathBuf, bool)> {
     match &args.resume {
         Some(run) => {
             let p = run.join(RUN_ARGS);
-            let text = std::fs::read_to_string(&p)
-                .with_context(|| format!("--resume {}: cannot read {}", run.display(), p.display()))?;
-            let mut saved: GanArgs =
-                serde_json::from_str(&text).with_context(|| format!("{} is not a run settings file", p.display()))?;
+            let text = std::fs::read_to_string(&p).with_context(|| {
+                format!("--resume {}: cannot read {}", run.display(), p.display())
+            })?;
+            let mut saved: GanArgs = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a run settings file", p.display()))?;
             if args.steps.is_some() {
                 saved.steps = args.steps;
             }
@@ -226,7 +227,11 @@ pub fn train_gan(
             folder.classes.len()
         );
     }
-    let n_classes = if args.conditional { folder.classes.len() } else { 0 };
+    let n_classes = if args.conditional {
+        folder.classes.len()
+    } else {
+        0
+    };
     let g_config = GeneratorConfig::new(args.size)
         .with_width(args.width)
         .with_z_dim(args.z_dim)

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{AtelierError, Result};
-use crate::imaging::io::{probe, LoadOptions};
+use crate::imaging::io::{LoadOptions, probe};
 
 const EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"];
 
@@ -175,8 +175,8 @@ mod tests {
         std::fs::write(d.path().join("x.png"), b"nope").unwrap();
         let e = ImageFolder::open(d.path(), &FolderOptions::default()).unwrap_err();
         assert!(e.to_string().contains("could be read"), "{e}");
-        let e = ImageFolder::open(&d.path().join("missing"), &FolderOptions::default())
-            .unwrap_err();
+        let e =
+            ImageFolder::open(&d.path().join("missing"), &FolderOptions::default()).unwrap_err();
         assert!(e.to_string().contains("does not exist"), "{e}");
     }
 }

@@ -13,8 +13,8 @@ use burn::prelude::*;
 use image::RgbImage;
 
 use super::folder::ImageFolder;
-use crate::imaging::io::{load_rgb, resize_short_side, LoadOptions};
-use crate::imaging::tensor::{push_chw, Range};
+use crate::imaging::io::{LoadOptions, load_rgb, resize_short_side};
+use crate::imaging::tensor::{Range, push_chw};
 use crate::util::rng::SeededRng;
 
 #[derive(Clone, Debug)]
@@ -78,11 +78,19 @@ impl Source {
             let i = (index + attempt) % n;
             let (path, label) = &self.folder.items[i];
             match load_rgb(path, &self.load) {
-                Ok(img) => return (self.augment(&img, rng), label.map(|l| l as i64).unwrap_or(0)),
+                Ok(img) => {
+                    return (
+                        self.augment(&img, rng),
+                        label.map(|l| l as i64).unwrap_or(0),
+                    );
+                }
                 Err(e) => tracing::warn!("{e}; using another image instead"),
             }
         }
-        panic!("no image in {} could be decoded", self.folder.root.display());
+        panic!(
+            "no image in {} could be decoded",
+            self.folder.root.display()
+        );
     }
 
     fn augment(&self, img: &RgbImage, rng: &mut SeededRng) -> RgbImage {
@@ -90,7 +98,10 @@ impl Source {
         let img = resize_short_side(img, self.cfg.load_size.max(s));
         let (w, h) = img.dimensions();
         let (x, y) = if self.cfg.random_crop {
-            (rng.below((w - s + 1) as usize) as u32, rng.below((h - s + 1) as usize) as u32)
+            (
+                rng.below((w - s + 1) as usize) as u32,
+                rng.below((h - s + 1) as usize) as u32,
+            )
         } else {
             ((w - s) / 2, (h - s) / 2)
         };
@@ -110,7 +121,9 @@ impl Source {
             let k = b * bs as u64 + j;
             let epoch = k / n;
             perms.retain(|e, _| *e + 1 >= epoch);
-            let perm = perms.entry(epoch).or_insert_with(|| self.permutation(epoch));
+            let perm = perms
+                .entry(epoch)
+                .or_insert_with(|| self.permutation(epoch));
             let index = perm[(k % n) as usize] as usize;
             let mut rng = SeededRng::derived(self.cfg.seed, &[2, k]);
             let (img, label) = self.sample(index, &mut rng);
@@ -129,6 +142,7 @@ impl Source {
 /// Yields batches `start, start+1, ...` in order; `workers` threads decode ahead.
 pub struct BatchLoader {
     receivers: Vec<Receiver<Batch>>,
+    start: u64,
     next: u64,
     pub classes: Vec<String>,
     pub len: usize,
@@ -161,6 +175,7 @@ impl BatchLoader {
             .collect();
         Self {
             receivers,
+            start: start_batch,
             next: start_batch,
             classes,
             len,
@@ -173,7 +188,8 @@ impl BatchLoader {
     }
 
     pub fn next_batch(&mut self) -> Batch {
-        let w = (self.next % self.receivers.len() as u64) as usize;
+        // Worker w makes batches start + w, start + w + W, ...
+        let w = ((self.next - self.start) % self.receivers.len() as u64) as usize;
         self.next += 1;
         self.receivers[w]
             .recv()
@@ -235,9 +251,12 @@ mod tests {
         for s in &seq {
             assert_eq!(&b.next_batch().pixels, s);
         }
-        let mut c = BatchLoader::new(f.clone(), cfg(2), 4);
-        assert_eq!(c.next_batch().pixels, seq[4]);
-        assert_eq!(c.position(), 5);
+        for start in [3, 4] {
+            let mut c = BatchLoader::new(f.clone(), cfg(2), start);
+            assert_eq!(c.next_batch().pixels, seq[start as usize]);
+            assert_eq!(c.next_batch().pixels, seq[start as usize + 1]);
+            assert_eq!(c.position(), start + 2);
+        }
         assert_eq!(batch_at(&f, &cfg(1), 2).pixels, seq[2]);
     }
 

@@ -5,3 +5,12 @@ pub mod loader;
 
 pub use folder::{FolderOptions, ImageFolder};
 pub use loader::{Batch, BatchLoader, LoaderConfig};
+
+use std::path::PathBuf;
+
+/// The shared data root: `$ATELIER_DATA`, else `../shared/data` beside the source tree.
+pub fn shared_data_root() -> PathBuf {
+    std::env::var_os("ATELIER_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
+}

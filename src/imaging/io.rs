@@ -127,9 +127,15 @@ pub fn resize_short_side(img: &RgbImage, short: u32) -> RgbImage {
         return img.clone();
     }
     let (nw, nh) = if w <= h {
-        (short, ((h as u64 * short as u64 + w as u64 / 2) / w as u64).max(1) as u32)
+        (
+            short,
+            ((h as u64 * short as u64 + w as u64 / 2) / w as u64).max(1) as u32,
+        )
     } else {
-        (((w as u64 * short as u64 + h as u64 / 2) / h as u64).max(1) as u32, short)
+        (
+            ((w as u64 * short as u64 + h as u64 / 2) / h as u64).max(1) as u32,
+            short,
+        )
     };
     image::imageops::resize(img, nw, nh, image::imageops::FilterType::Triangle)
 }
@@ -164,15 +170,22 @@ mod tests {
     fn pixel_limit_refuses_before_decoding() {
         let img = DynamicImage::ImageRgb8(ImageBuffer::new(100, 100));
         let bytes = encode(img, image::ImageFormat::Png);
-        let err = decode_rgb(&bytes, Path::new("big.png"), &LoadOptions { max_pixels: 5000 })
-            .unwrap_err();
-        assert!(matches!(err, AtelierError::ImageTooLarge { pixels: 10000, .. }), "{err}");
+        let err = decode_rgb(
+            &bytes,
+            Path::new("big.png"),
+            &LoadOptions { max_pixels: 5000 },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, AtelierError::ImageTooLarge { pixels: 10000, .. }),
+            "{err}"
+        );
     }
 
     #[test]
     fn garbage_is_a_clear_error() {
-        let err = decode_rgb(b"not an image", Path::new("a.jpg"), &LoadOptions::default())
-            .unwrap_err();
+        let err =
+            decode_rgb(b"not an image", Path::new("a.jpg"), &LoadOptions::default()).unwrap_err();
         assert!(err.to_string().contains("a.jpg"));
     }
 
@@ -192,7 +205,10 @@ mod tests {
         assert_eq!(load_rgb(&p, &LoadOptions::default()).unwrap(), img);
         let j = dir.path().join("a.jpg");
         save_image(&img, &j).unwrap();
-        assert_eq!(load_rgb(&j, &LoadOptions::default()).unwrap().dimensions(), (8, 6));
+        assert_eq!(
+            load_rgb(&j, &LoadOptions::default()).unwrap().dimensions(),
+            (8, 6)
+        );
         assert!(save_image(&img, &dir.path().join("a.xyz")).is_err());
     }
 }

@@ -7,5 +7,5 @@ pub mod io;
 pub mod tensor;
 
 pub use grid::make_grid;
-pub use io::{load_rgb, save_image, LoadOptions, DEFAULT_MAX_PIXELS};
-pub use tensor::{image_to_tensor, tensor_to_images, Range};
+pub use io::{DEFAULT_MAX_PIXELS, LoadOptions, load_rgb, save_image};
+pub use tensor::{Range, image_to_tensor, tensor_to_images};

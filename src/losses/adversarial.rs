@@ -119,29 +119,50 @@ mod tests {
         let bce = ((sp(-0.5) + sp(1.0)) / 2.0) + ((sp(2.0) + sp(0.0)) / 2.0);
         close(val(d_loss(GanLoss::Minimax, t(&r), t(&f))), bce);
         close(val(d_loss(GanLoss::Ns, t(&r), t(&f))), bce);
-        close(val(g_loss(GanLoss::Minimax, t(&f))), -(sp(2.0) + sp(0.0)) / 2.0);
+        close(
+            val(g_loss(GanLoss::Minimax, t(&f))),
+            -(sp(2.0) + sp(0.0)) / 2.0,
+        );
         close(val(g_loss(GanLoss::Ns, t(&f))), (sp(-2.0) + sp(0.0)) / 2.0);
         close(
             val(d_loss(GanLoss::Lsgan, t(&r), t(&f))),
             0.5 * ((0.25 + 4.0) / 2.0) + 0.5 * ((4.0 + 0.0) / 2.0),
         );
-        close(val(g_loss(GanLoss::Lsgan, t(&f))), 0.5 * ((1.0 + 1.0) / 2.0));
-        close(val(d_loss(GanLoss::Hinge, t(&r), t(&f))), (0.5 + 2.0) / 2.0 + (3.0 + 1.0) / 2.0);
+        close(
+            val(g_loss(GanLoss::Lsgan, t(&f))),
+            0.5 * ((1.0 + 1.0) / 2.0),
+        );
+        close(
+            val(d_loss(GanLoss::Hinge, t(&r), t(&f))),
+            (0.5 + 2.0) / 2.0 + (3.0 + 1.0) / 2.0,
+        );
         close(val(g_loss(GanLoss::Hinge, t(&f))), -1.0);
         close(val(d_loss(GanLoss::WganGp, t(&r), t(&f))), 1.0 - (-0.25));
         // At the optimum D(x) = 1/2 everywhere, minimax D loss is 2 log 2.
-        close(val(d_loss(GanLoss::Minimax, t(&[0.0]), t(&[0.0]))), 2.0 * 2f64.ln());
+        close(
+            val(d_loss(GanLoss::Minimax, t(&[0.0]), t(&[0.0]))),
+            2.0 * 2f64.ln(),
+        );
     }
 
     #[test]
     fn finite_difference_gradient_norm_matches_linear_critic() {
         // D(x) = sum(w * x) has ∇D = w everywhere: ‖w‖² = 1 + 4 + 9 + 16 = 30.
         let dev = Device::flex();
-        let w = Tensor::<4>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 2, 2]), &dev);
+        let w = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 2, 2]),
+            &dev,
+        );
         let critic = |x: Tensor<4>| (x * w.clone()).sum_dims(&[1, 2, 3]).reshape([1]);
         let x = Tensor::<4>::zeros([1, 1, 2, 2], &dev);
         let dirs: Vec<_> = (0..400)
-            .map(|_| Tensor::<4>::random([1, 1, 2, 2], burn::tensor::Distribution::Normal(0.0, 1.0), &dev))
+            .map(|_| {
+                Tensor::<4>::random(
+                    [1, 1, 2, 2],
+                    burn::tensor::Distribution::Normal(0.0, 1.0),
+                    &dev,
+                )
+            })
             .collect();
         let est = val(grad_norm_sq(critic, x, &dirs, 1e-2));
         assert!((est - 30.0).abs() < 6.0, "estimate {est}");

@@ -2,4 +2,4 @@
 
 pub mod adversarial;
 
-pub use adversarial::{d_loss, g_loss, GanLoss};
+pub use adversarial::{GanLoss, d_loss, g_loss};

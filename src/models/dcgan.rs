@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AtelierError, Result};
 use crate::nn::conv::gan_init;
-use crate::nn::{pixel_norm, SnConv2d, SnConv2dConfig, SnLinear, SnLinearConfig};
+use crate::nn::{SnConv2d, SnConv2dConfig, SnLinear, SnLinearConfig, pixel_norm};
 
 fn n_ups(size: usize) -> Result<usize> {
     match size {
@@ -62,7 +62,9 @@ impl GeneratorConfig {
     pub fn validate(&self) -> Result<()> {
         n_ups(self.size)?;
         if self.width == 0 || self.z_dim == 0 {
-            return Err(AtelierError::Config("width and z_dim must be positive".into()));
+            return Err(AtelierError::Config(
+                "width and z_dim must be positive".into(),
+            ));
         }
         Ok(())
     }
@@ -82,14 +84,22 @@ impl GeneratorConfig {
         Generator {
             embed: cond.then(|| {
                 EmbeddingConfig::new(self.n_classes, self.embed_dim)
-                    .with_initializer(burn::nn::Initializer::Normal { mean: 0.0, std: 1.0 })
+                    .with_initializer(burn::nn::Initializer::Normal {
+                        mean: 0.0,
+                        std: 1.0,
+                    })
                     .init(device)
             }),
             fc: LinearConfig::new(d_in, c0 * 16)
                 .with_initializer(gan_init())
                 .init(device),
             ups: (0..n - 1)
-                .map(|i| up(channels(self.width, self.size, i), channels(self.width, self.size, i + 1)))
+                .map(|i| {
+                    up(
+                        channels(self.width, self.size, i),
+                        channels(self.width, self.size, i + 1),
+                    )
+                })
                 .collect(),
             to_rgb: up(channels(self.width, self.size, n - 1), 3),
             base: c0,
@@ -160,7 +170,10 @@ impl DiscriminatorConfig {
         let n = n_ups(self.size).expect("validated size");
         let sn = self.norm == DNorm::Spectral;
         // Mirror of G: 3 -> c(n-1) -> ... -> c(0) at 4x4.
-        let chans: Vec<usize> = (0..n).rev().map(|i| channels(self.width, self.size, i)).collect();
+        let chans: Vec<usize> = (0..n)
+            .rev()
+            .map(|i| channels(self.width, self.size, i))
+            .collect();
         let mut convs = Vec::new();
         let mut norms = Vec::new();
         let mut cin = 3;
@@ -206,7 +219,10 @@ impl Discriminator {
             h = leaky_relu(h, 0.2);
         }
         let [n, c, hh, ww] = h.dims();
-        let mut out = self.head.forward(h.clone().reshape([n, c * hh * ww])).reshape([n]);
+        let mut out = self
+            .head
+            .forward(h.clone().reshape([n, c * hh * ww]))
+            .reshape([n]);
         if let (Some(embed), Some(y)) = (&self.embed, labels) {
             // Projection term <embed(y), mean-pooled features>.
             let pooled = h.mean_dims(&[2, 3]).reshape([n, c]);
@@ -231,8 +247,9 @@ mod tests {
                     .with_z_dim(16)
                     .with_n_classes(classes)
                     .init(&dev);
-                let labels = (classes > 0)
-                    .then(|| Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2], [2]), &dev));
+                let labels = (classes > 0).then(|| {
+                    Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2], [2]), &dev)
+                });
                 let img = g.forward(Tensor::zeros([2, 16], &dev), labels.clone());
                 assert_eq!(img.dims(), [2, 3, size, size]);
                 for norm in [DNorm::None, DNorm::Batch, DNorm::Spectral] {
@@ -252,10 +269,20 @@ mod tests {
     fn class_label_changes_the_output() {
         let dev = Device::flex();
         dev.seed(3);
-        let g = GeneratorConfig::new(32).with_width(8).with_z_dim(8).with_n_classes(2).init(&dev);
+        let g = GeneratorConfig::new(32)
+            .with_width(8)
+            .with_z_dim(8)
+            .with_n_classes(2)
+            .init(&dev);
         let z = Tensor::<2>::ones([1, 8], &dev);
-        let a = g.forward(z.clone(), Some(Tensor::from_data(TensorData::new(vec![0i64], [1]), &dev)));
-        let b = g.forward(z, Some(Tensor::from_data(TensorData::new(vec![1i64], [1]), &dev)));
+        let a = g.forward(
+            z.clone(),
+            Some(Tensor::from_data(TensorData::new(vec![0i64], [1]), &dev)),
+        );
+        let b = g.forward(
+            z,
+            Some(Tensor::from_data(TensorData::new(vec![1i64], [1]), &dev)),
+        );
         let diff: f32 = (a - b).abs().sum().into_scalar();
         assert!(diff > 1e-3);
     }

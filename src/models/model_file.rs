@@ -83,7 +83,8 @@ pub fn load_named_tensors<M: Module>(
                 Some(data) if data.shape().to_vec() != expected => {
                     self.errors.push(format!(
                         "tensor '{name}' has shape {:?}, the network needs {:?}",
-                        data.shape(), expected
+                        data.shape(),
+                        expected
                     ));
                     param
                 }
@@ -105,7 +106,10 @@ pub fn load_named_tensors<M: Module>(
     let mut unused: Vec<_> = tensors.keys().cloned().collect();
     unused.sort();
     if !unused.is_empty() {
-        errors.push(format!("tensors the network does not have: {}", unused.join(", ")));
+        errors.push(format!(
+            "tensors the network does not have: {}",
+            unused.join(", ")
+        ));
     }
     if errors.is_empty() {
         Ok(module)
@@ -120,10 +124,13 @@ pub fn save_model<M: Module>(module: &M, meta: &ModelMeta, path: &Path) -> Resul
     let mut bufs: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (name, data) in named {
         let shape = data.shape().to_vec();
-        let values: Vec<f32> = data.convert::<f32>().try_to_vec::<f32>().map_err(|e| AtelierError::Write {
-            path: path.to_path_buf(),
-            reason: format!("{e:?}"),
-        })?;
+        let values: Vec<f32> =
+            data.convert::<f32>()
+                .try_to_vec::<f32>()
+                .map_err(|e| AtelierError::Write {
+                    path: path.to_path_buf(),
+                    reason: format!("{e:?}"),
+                })?;
         let bytes: Vec<u8> = values
             .iter()
             .flat_map(|v| f16::from_f32(*v).to_le_bytes())
@@ -132,7 +139,12 @@ pub fn save_model<M: Module>(module: &M, meta: &ModelMeta, path: &Path) -> Resul
     }
     let views: Vec<(String, TensorView)> = bufs
         .iter()
-        .map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F16, s.clone(), b).expect("valid view")))
+        .map(|(n, s, b)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F16, s.clone(), b).expect("valid view"),
+            )
+        })
         .collect();
     let mut md = HashMap::new();
     md.insert(KIND_KEY.to_string(), meta.kind.clone());
@@ -189,7 +201,11 @@ pub fn read_model(path: &Path) -> Result<(ModelMeta, HashMap<String, TensorData>
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect(),
-            other => return Err(bad(format!("tensor '{name}' has unsupported dtype {other:?}"))),
+            other => {
+                return Err(bad(format!(
+                    "tensor '{name}' has unsupported dtype {other:?}"
+                )));
+            }
         };
         tensors.insert(name, TensorData::new(values, shape));
     }
@@ -220,12 +236,27 @@ mod tests {
         let fresh = cfg.init(&dev);
         let loaded = load_named_tensors(fresh, tensors.clone(), &dev).unwrap();
         let z = Tensor::<2>::ones([1, 8], &dev);
-        let a: Vec<f32> = g.forward(z.clone(), None).into_data().try_to_vec::<f32>().unwrap();
-        let b: Vec<f32> = loaded.forward(z, None).into_data().try_to_vec::<f32>().unwrap();
-        let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        let a: Vec<f32> = g
+            .forward(z.clone(), None)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let b: Vec<f32> = loaded
+            .forward(z, None)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let max = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
         assert!(max < 2e-3, "f16 error {max}");
 
-        let wider = GeneratorConfig::new(32).with_width(8).with_z_dim(8).init(&dev);
+        let wider = GeneratorConfig::new(32)
+            .with_width(8)
+            .with_z_dim(8)
+            .init(&dev);
         let err = load_named_tensors(wider, tensors, &dev).unwrap_err();
         assert!(err.contains("shape"), "{err}");
     }
@@ -235,6 +266,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.safetensors");
         std::fs::write(&p, b"hello").unwrap();
-        assert!(read_model(&p).unwrap_err().to_string().contains("not a safetensors"));
+        assert!(
+            read_model(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("not a safetensors")
+        );
     }
 }

@@ -48,7 +48,10 @@ fn unit_vector(n: usize, seed_offset: usize, device: &Device) -> Tensor<1> {
         .map(|i| (((i + seed_offset) as f32 * 12.9898).sin() * 43758.547).fract() - 0.5)
         .collect();
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
-    Tensor::from_data(TensorData::new(v.iter().map(|x| x / norm).collect(), [n]), device)
+    Tensor::from_data(
+        TensorData::new(v.iter().map(|x| x / norm).collect(), [n]),
+        device,
+    )
 }
 
 impl SnConv2dConfig {
@@ -56,7 +59,12 @@ impl SnConv2dConfig {
         let [cin, cout] = self.channels;
         let k = self.kernel;
         SnConv2d {
-            weight: gan_init().init_with([cout, cin, k, k], Some(cin * k * k), Some(cout * k * k), device),
+            weight: gan_init().init_with(
+                [cout, cin, k, k],
+                Some(cin * k * k),
+                Some(cout * k * k),
+                device,
+            ),
             bias: Initializer::Zeros.init([cout], device),
             u: self
                 .spectral_norm
@@ -74,8 +82,12 @@ impl SnConv2d {
         let w = match &self.u {
             Some(u) => {
                 let dims = w.dims();
-                spectral_normalize(w.reshape([dims[0], dims[1] * dims[2] * dims[3]]), u, training)
-                    .reshape(dims)
+                spectral_normalize(
+                    w.reshape([dims[0], dims[1] * dims[2] * dims[3]]),
+                    u,
+                    training,
+                )
+                .reshape(dims)
             }
             None => w,
         };
@@ -140,7 +152,10 @@ mod tests {
     #[test]
     fn conv_shapes_and_linear_matches_manual() {
         let dev = Device::flex();
-        let c = SnConv2dConfig::new([3, 8], 4).with_stride(2).with_padding(1).init(&dev);
+        let c = SnConv2dConfig::new([3, 8], 4)
+            .with_stride(2)
+            .with_padding(1)
+            .init(&dev);
         let y = c.forward(Tensor::zeros([2, 3, 16, 16], &dev));
         assert_eq!(y.dims(), [2, 8, 8, 8]);
         let l = SnLinearConfig::new(3, 2).init(&dev);

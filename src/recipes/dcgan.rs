@@ -7,8 +7,10 @@ use burn::tensor::activation::sigmoid;
 
 use crate::data::Batch;
 use crate::error::Result;
-use crate::losses::adversarial::{d_loss, g_loss, gradient_penalty, grad_norm_sq, r1_penalty, GanLoss};
-use crate::models::model_file::{save_model, ModelMeta};
+use crate::losses::adversarial::{
+    GanLoss, d_loss, g_loss, grad_norm_sq, gradient_penalty, r1_penalty,
+};
+use crate::models::model_file::{ModelMeta, save_model};
 use crate::models::{Discriminator, Generator, GeneratorConfig};
 use crate::tasks::generate::{GENERATOR_KIND, sample_sheet};
 use crate::train::{GanRecipe, StepLosses};
@@ -66,7 +68,13 @@ impl GanRecipe for DcganRecipe {
     type D = Discriminator;
     type Batch = Batch;
 
-    fn d_step(&self, g: &Generator, d: &Discriminator, batch: &Batch, rng: &mut SeededRng) -> StepLosses {
+    fn d_step(
+        &self,
+        g: &Generator,
+        d: &Discriminator,
+        batch: &Batch,
+        rng: &mut SeededRng,
+    ) -> StepLosses {
         let real = batch.images(&self.device);
         let labels = self.labels(batch);
         let z = self.latents(batch.n, rng);
@@ -77,14 +85,23 @@ impl GanRecipe for DcganRecipe {
         let critic = |x: Tensor<4>| d.forward(x, labels.clone());
         if self.r1_gamma > 0.0 {
             let dirs = self.directions(&real, rng);
-            loss = loss + r1_penalty(grad_norm_sq(&critic, real.clone(), &dirs, PENALTY_EPS), self.r1_gamma);
+            loss = loss
+                + r1_penalty(
+                    grad_norm_sq(&critic, real.clone(), &dirs, PENALTY_EPS),
+                    self.r1_gamma,
+                );
         }
         if self.loss == GanLoss::WganGp && self.gp_weight > 0.0 {
             let alpha: Vec<f32> = (0..batch.n).map(|_| rng.uniform()).collect();
-            let a = Tensor::<4>::from_data(TensorData::new(alpha, [batch.n, 1, 1, 1]), &self.device);
+            let a =
+                Tensor::<4>::from_data(TensorData::new(alpha, [batch.n, 1, 1, 1]), &self.device);
             let mixed = real.clone() * a.clone() + fake * (a.neg().add_scalar(1.0));
             let dirs = self.directions(&mixed, rng);
-            loss = loss + gradient_penalty(grad_norm_sq(&critic, mixed, &dirs, PENALTY_EPS), self.gp_weight);
+            loss = loss
+                + gradient_penalty(
+                    grad_norm_sq(&critic, mixed, &dirs, PENALTY_EPS),
+                    self.gp_weight,
+                );
         }
         StepLosses {
             loss,
@@ -93,7 +110,13 @@ impl GanRecipe for DcganRecipe {
         }
     }
 
-    fn g_step(&self, g: &Generator, d: &Discriminator, batch: &Batch, rng: &mut SeededRng) -> StepLosses {
+    fn g_step(
+        &self,
+        g: &Generator,
+        d: &Discriminator,
+        batch: &Batch,
+        rng: &mut SeededRng,
+    ) -> StepLosses {
         let labels = self.labels(batch);
         let z = self.latents(batch.n, rng);
         let sf = d.forward(g.forward(z, labels.clone()), labels);
@@ -106,7 +129,14 @@ impl GanRecipe for DcganRecipe {
 
     fn sample_sheet(&self, g: &Generator) -> Result<image::RgbImage> {
         let n_classes = self.g_config.n_classes;
-        sample_sheet(g, self.g_config.z_dim, n_classes, self.sample_count, self.sample_seed, &self.device.clone().without_autodiff())
+        sample_sheet(
+            g,
+            self.g_config.z_dim,
+            n_classes,
+            self.sample_count,
+            self.sample_seed,
+            &self.device.clone().without_autodiff(),
+        )
     }
 
     fn export(&self, g: &Generator, path: &Path) -> Result<()> {

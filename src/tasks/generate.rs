@@ -8,7 +8,7 @@ use image::RgbImage;
 
 use crate::error::{AtelierError, Result};
 use crate::imaging::grid::{make_grid, square_cols};
-use crate::imaging::tensor::{tensor_to_images, Range};
+use crate::imaging::tensor::{Range, tensor_to_images};
 use crate::models::model_file::{load_named_tensors, read_model};
 use crate::models::{Generator, GeneratorConfig};
 use crate::util::rng::SeededRng;
@@ -24,7 +24,11 @@ pub const DEFAULT_MODEL: &str = "kaokore-dcgan-64.safetensors";
 pub fn default_model_path() -> PathBuf {
     std::env::var_os("ATELIER_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(DEFAULT_MODEL))
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("models")
+                .join(DEFAULT_MODEL)
+        })
 }
 
 pub struct LoadedGenerator {
@@ -80,11 +84,20 @@ impl LoadedGenerator {
                 self.classes.join(", ")
             },
         };
-        self.classes.iter().position(|c| c == name).ok_or_else(unknown)
+        self.classes
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(unknown)
     }
 
     /// `n` images; `class` fixes the class of a conditional model, else classes cycle.
-    pub fn generate(&self, n: usize, class: Option<usize>, seed: u64, truncation: Option<f32>) -> Vec<RgbImage> {
+    pub fn generate(
+        &self,
+        n: usize,
+        class: Option<usize>,
+        seed: u64,
+        truncation: Option<f32>,
+    ) -> Vec<RgbImage> {
         let mut rng = SeededRng::new(seed);
         let zd = self.config.z_dim;
         let z = match truncation {
@@ -102,10 +115,16 @@ impl LoadedGenerator {
         // Chunks bound memory for large --n.
         for start in (0..n).step_by(64) {
             let m = (n - start).min(64);
-            let zt = Tensor::from_data(TensorData::new(z[start * zd..(start + m) * zd].to_vec(), [m, zd]), &self.device);
-            let lt = labels
-                .as_ref()
-                .map(|l| Tensor::from_data(TensorData::new(l[start..start + m].to_vec(), [m]), &self.device));
+            let zt = Tensor::from_data(
+                TensorData::new(z[start * zd..(start + m) * zd].to_vec(), [m, zd]),
+                &self.device,
+            );
+            let lt = labels.as_ref().map(|l| {
+                Tensor::from_data(
+                    TensorData::new(l[start..start + m].to_vec(), [m]),
+                    &self.device,
+                )
+            });
             out.extend(tensor_to_images(self.g.forward(zt, lt), Range::Signed));
         }
         out
@@ -120,7 +139,11 @@ impl LoadedGenerator {
         let b = rng.normal_vec(zd);
         let z: Vec<f32> = (0..frames)
             .flat_map(|i| {
-                let t = if frames > 1 { i as f32 / (frames - 1) as f32 } else { 0.0 };
+                let t = if frames > 1 {
+                    i as f32 / (frames - 1) as f32
+                } else {
+                    0.0
+                };
                 slerp(&a, &b, t)
             })
             .collect();
@@ -153,10 +176,25 @@ pub fn slerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
 
 /// The training-time sample sheet: fixed latents from `seed`; a conditional model gets
 /// one row per class (classes cycle along each row when there are more classes than rows).
-pub fn sample_sheet(g: &Generator, z_dim: usize, n_classes: usize, n: usize, seed: u64, device: &Device) -> Result<RgbImage> {
-    let cols = if n_classes > 0 { n.div_ceil(n_classes.min(n)) } else { square_cols(n) };
+pub fn sample_sheet(
+    g: &Generator,
+    z_dim: usize,
+    n_classes: usize,
+    n: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<RgbImage> {
+    let cols = if n_classes > 0 {
+        n.div_ceil(n_classes.min(n))
+    } else {
+        square_cols(n)
+    };
     let z = SeededRng::new(seed).normal_vec(n * z_dim);
-    let labels = (n_classes > 0).then(|| (0..n).map(|i| ((i / cols) % n_classes) as i64).collect::<Vec<_>>());
+    let labels = (n_classes > 0).then(|| {
+        (0..n)
+            .map(|i| ((i / cols) % n_classes) as i64)
+            .collect::<Vec<_>>()
+    });
     let zt = Tensor::from_data(TensorData::new(z, [n, z_dim]), device);
     let lt = labels.map(|l| Tensor::from_data(TensorData::new(l, [n]), device));
     let imgs = tensor_to_images(g.forward(zt, lt), Range::Signed);

@@ -51,7 +51,13 @@ pub fn checkpoints_dir(run: &Path) -> PathBuf {
 }
 
 fn module_bytes<M: Module>(m: &M, path: &Path) -> Result<Vec<u8>> {
-    let bytes = m.clone().into_record().into_bytes().map_err(|e| ckpt_err(path, e))?;
+    // `valid()` settles running states (e.g. spectral-norm vectors) that burn updates
+    // lazily per thread, so the record holds their latest values; it keeps parameter ids.
+    let bytes = m
+        .valid()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| ckpt_err(path, e))?;
     Ok(bytes.to_vec())
 }
 
@@ -85,9 +91,13 @@ pub fn save<G: Module, D: Module>(
     write_file(&tmp, "g.bpk", &module_bytes(g, &tmp)?)?;
     write_file(&tmp, "d.bpk", &module_bytes(d, &tmp)?)?;
     write_file(&tmp, "ema.bpk", &module_bytes(ema, &tmp)?)?;
-    let og = opt_g.into_bytes().map_err(|e| ckpt_err(&tmp, format!("{e:?}")))?;
+    let og = opt_g
+        .into_bytes()
+        .map_err(|e| ckpt_err(&tmp, format!("{e:?}")))?;
     write_file(&tmp, "opt_g.bpk", &og)?;
-    let od = opt_d.into_bytes().map_err(|e| ckpt_err(&tmp, format!("{e:?}")))?;
+    let od = opt_d
+        .into_bytes()
+        .map_err(|e| ckpt_err(&tmp, format!("{e:?}")))?;
     write_file(&tmp, "opt_d.bpk", &od)?;
     let json = serde_json::to_vec_pretty(state).expect("state serialises");
     write_file(&tmp, "state.json", &json)?;
@@ -139,7 +149,9 @@ fn load_module<M: Module>(m: M, dir: &Path, name: &str) -> Result<M> {
     m.try_load_record(rec).map_err(|e| {
         ckpt_err(
             &dir.join(name),
-            format!("does not fit the network being trained ({e}); was it made with other settings?"),
+            format!(
+                "does not fit the network being trained ({e}); was it made with other settings?"
+            ),
         )
     })
 }

@@ -10,7 +10,9 @@ use crate::losses::GanLoss;
 pub enum LrSchedule {
     Constant,
     /// Constant, then linear decay to zero from `start` (a fraction of the steps).
-    LinearDecay { start: f64 },
+    LinearDecay {
+        start: f64,
+    },
 }
 
 impl LrSchedule {
@@ -100,7 +102,9 @@ impl TrainConfig {
         }
         for (name, lr) in [("--lr-g", self.lr_g), ("--lr-d", self.lr_d)] {
             if !(lr.is_finite() && lr > 0.0) {
-                return Err(AtelierError::Config(format!("{name} must be a positive number, got {lr}")));
+                return Err(AtelierError::Config(format!(
+                    "{name} must be a positive number, got {lr}"
+                )));
             }
         }
         for (b1, b2) in [self.betas_g, self.betas_d] {
@@ -139,9 +143,15 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused() {
-        let c = TrainConfig { lr_g: -1.0, ..Default::default() };
+        let c = TrainConfig {
+            lr_g: -1.0,
+            ..Default::default()
+        };
         assert!(c.validate().unwrap_err().to_string().contains("--lr-g"));
-        let c = TrainConfig { n_critic: 0, ..Default::default() };
+        let c = TrainConfig {
+            n_critic: 0,
+            ..Default::default()
+        };
         assert!(c.validate().is_err());
         assert!(TrainConfig::default().validate().is_ok());
     }

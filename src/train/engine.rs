@@ -49,9 +49,21 @@ pub trait GanRecipe {
     type Batch;
 
     /// The discriminator's loss on a batch (G's output must be detached).
-    fn d_step(&self, g: &Self::G, d: &Self::D, batch: &Self::Batch, rng: &mut SeededRng) -> StepLosses;
+    fn d_step(
+        &self,
+        g: &Self::G,
+        d: &Self::D,
+        batch: &Self::Batch,
+        rng: &mut SeededRng,
+    ) -> StepLosses;
     /// The generator's loss on a batch.
-    fn g_step(&self, g: &Self::G, d: &Self::D, batch: &Self::Batch, rng: &mut SeededRng) -> StepLosses;
+    fn g_step(
+        &self,
+        g: &Self::G,
+        d: &Self::D,
+        batch: &Self::Batch,
+        rng: &mut SeededRng,
+    ) -> StepLosses;
     /// A sample sheet from the (averaged) generator, from inputs fixed for the whole run.
     fn sample_sheet(&self, g: &Self::G) -> Result<image::RgbImage>;
     /// Write the averaged generator as a usable model file.
@@ -62,6 +74,7 @@ pub trait GanRecipe {
     }
 }
 
+#[derive(Debug)]
 pub struct TrainOutcome {
     /// (step, D loss, G loss) for every step this call ran.
     pub losses: Vec<(u64, f64, f64)>,
@@ -131,7 +144,15 @@ where
                     batch_position: 0,
                     rng: SeededRng::derived(cfg.seed, &[3]).state(),
                 };
-                (g0, d0, ema0, adam(cfg.betas_g), adam(cfg.betas_d), state, None)
+                (
+                    g0,
+                    d0,
+                    ema0,
+                    adam(cfg.betas_g),
+                    adam(cfg.betas_d),
+                    state,
+                    None,
+                )
             }
         };
     // The EMA copy must not build autodiff graphs.
@@ -191,7 +212,10 @@ where
 
         let d_loss = scalar(d_out.loss);
         let g_loss = scalar(g_out.loss);
-        for (what, v) in [("the discriminator loss", d_loss), ("the generator loss", g_loss)] {
+        for (what, v) in [
+            ("the discriminator loss", d_loss),
+            ("the generator loss", g_loss),
+        ] {
             if !v.is_finite() {
                 bar.abandon();
                 return Err(AtelierError::Diverged {
@@ -232,7 +256,11 @@ where
 
         if state.step % cfg.sample_every == 0 || last {
             let sheet = recipe.sample_sheet(&ema)?;
-            crate::imaging::save_image(&sheet, &run.join("samples").join(format!("step-{:08}.png", state.step)))?;
+            crate::imaging::save_image(
+                &sheet,
+                &run.join("samples")
+                    .join(format!("step-{:08}.png", state.step)),
+            )?;
             crate::imaging::save_image(&sheet, &run.join("samples.png"))?;
             log.plot(&run.join("loss.png"))?;
         }

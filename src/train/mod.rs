@@ -12,4 +12,4 @@ pub mod engine;
 pub mod run_log;
 
 pub use config::{LrSchedule, TrainConfig};
-pub use engine::{train, BatchStream, GanRecipe, StepLosses, TrainOutcome};
+pub use engine::{BatchStream, GanRecipe, StepLosses, TrainOutcome, train};

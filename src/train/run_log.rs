@@ -87,7 +87,11 @@ fn ensure_font() {
     ONCE.call_once(|| {
         // plotters draws text with fonts we register: embedding DejaVu avoids depending on
         // the system's font libraries.
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
     });
 }
 
@@ -122,12 +126,18 @@ fn draw(rows: &[MetricRow], buf: &mut [u8], size: (u32, u32)) -> std::result::Re
         .draw()
         .map_err(|e| e.to_string())?;
     chart
-        .draw_series(LineSeries::new(rows.iter().map(|r| (r.step, finite(r.d_loss))), &RED))
+        .draw_series(LineSeries::new(
+            rows.iter().map(|r| (r.step, finite(r.d_loss))),
+            &RED,
+        ))
         .map_err(|e| e.to_string())?
         .label("D loss")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
     chart
-        .draw_series(LineSeries::new(rows.iter().map(|r| (r.step, finite(r.g_loss))), &BLUE))
+        .draw_series(LineSeries::new(
+            rows.iter().map(|r| (r.step, finite(r.g_loss))),
+            &BLUE,
+        ))
         .map_err(|e| e.to_string())?
         .label("G loss")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
@@ -166,7 +176,10 @@ mod tests {
             log.push(row(s)).unwrap();
         }
         let log = RunLog::open(d.path(), 3).unwrap();
-        assert_eq!(log.rows.iter().map(|r| r.step).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            log.rows.iter().map(|r| r.step).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
         let text = fs::read_to_string(d.path().join("metrics.jsonl")).unwrap();
         assert_eq!(text.lines().count(), 3);
         let png = d.path().join("loss.png");

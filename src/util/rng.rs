@@ -66,10 +66,12 @@ impl SeededRng {
     /// Standard normal draws, each redrawn until |x| <= `limit` (the truncation trick).
     pub fn truncated_normal_vec(&mut self, n: usize, limit: f32) -> Vec<f32> {
         (0..n)
-            .map(|_| loop {
-                let x: f32 = StandardNormal.sample(&mut self.inner);
-                if x.abs() <= limit {
-                    break x;
+            .map(|_| {
+                loop {
+                    let x: f32 = StandardNormal.sample(&mut self.inner);
+                    if x.abs() <= limit {
+                        break x;
+                    }
                 }
             })
             .collect()
