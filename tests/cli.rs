@@ -1,0 +1,259 @@
+//! The `atelier` binary end to end on a tiny synthetic folder, including the errors a
+//! user can cause: each must be a clear message and a non-zero exit, never a panic.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn atelier(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(args)
+        .env("ATELIER_LOG", "error")
+        .output()
+        .expect("run atelier")
+}
+
+fn ok(out: &Output) -> String {
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "atelier failed: {text}");
+    text
+}
+
+fn fails_with(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected failure, got success: {err}"
+    );
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    assert!(err.contains(needle), "expected '{needle}' in: {err}");
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn train_generate_interpolate_resume_on_a_tiny_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::class_folder(&data, &[[200, 50, 50], [50, 50, 200]], 4, 40);
+    std::fs::write(data.join("class-0/corrupt.jpg"), b"not a jpeg").unwrap();
+    let run = tmp.path().join("run");
+    let base = [
+        "train",
+        "gan",
+        "--data",
+        p(&data),
+        "--out",
+        p(&run),
+        "--size",
+        "32",
+        "--width",
+        "8",
+        "--z-dim",
+        "16",
+        "--batch-size",
+        "4",
+        "--conditional",
+        "--sample-count",
+        "8",
+        "--checkpoint-every",
+        "2",
+        "--log-every",
+        "1",
+        "--quiet",
+    ];
+    let text = ok(&atelier(&[&base[..], &["--steps", "2"]].concat()));
+    assert!(text.contains("skipped 1 unreadable image"), "{text}");
+    for f in [
+        "config.json",
+        "run.json",
+        "metrics.jsonl",
+        "samples.png",
+        "loss.png",
+        "generator.safetensors",
+        "checkpoints/latest",
+    ] {
+        assert!(run.join(f).exists(), "missing {f}");
+    }
+    // Resume to step 4 with the saved settings.
+    ok(&atelier(&[
+        "train",
+        "gan",
+        "--resume",
+        p(&run),
+        "--steps",
+        "4",
+        "--quiet",
+    ]));
+    let log = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let steps: Vec<u64> = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(steps, vec![1, 2, 3, 4]);
+    let row: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    for key in ["d_loss", "g_loss", "d_real", "d_fake", "images_per_sec"] {
+        assert!(row[key].as_f64().unwrap().is_finite(), "{key} in {row}");
+    }
+
+    let model = run.join("generator.safetensors");
+    let grid = tmp.path().join("grid.png");
+    ok(&atelier(&[
+        "generate",
+        "--model",
+        p(&model),
+        "--n",
+        "6",
+        "--grid",
+        p(&grid),
+        "--class",
+        "class-1",
+        "--seed",
+        "3",
+        "--truncation",
+        "0.8",
+    ]));
+    let img = image::open(&grid).unwrap().to_rgb8();
+    // 6 images of 32 px with 2 px gutters: 3 columns x 2 rows.
+    assert_eq!(img.dimensions(), (3 * 32 + 4 * 2, 2 * 32 + 3 * 2));
+    let dir = tmp.path().join("each");
+    ok(&atelier(&[
+        "generate",
+        "--model",
+        p(&model),
+        "--n",
+        "3",
+        "--out-dir",
+        p(&dir),
+    ]));
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
+    let strip = tmp.path().join("strip.png");
+    ok(&atelier(&[
+        "interpolate",
+        "--model",
+        p(&model),
+        "--frames",
+        "5",
+        "-o",
+        p(&strip),
+    ]));
+    assert_eq!(image::open(&strip).unwrap().width(), 5 * 32 + 6 * 2);
+
+    // Same seed, same images.
+    let g2 = tmp.path().join("grid2.png");
+    ok(&atelier(&[
+        "generate",
+        "--model",
+        p(&model),
+        "--n",
+        "6",
+        "--grid",
+        p(&g2),
+        "--class",
+        "class-1",
+        "--seed",
+        "3",
+        "--truncation",
+        "0.8",
+    ]));
+    assert_eq!(std::fs::read(&grid).unwrap(), std::fs::read(&g2).unwrap());
+
+    fails_with(
+        &atelier(&[
+            "generate",
+            "--model",
+            p(&model),
+            "--grid",
+            p(&grid),
+            "--class",
+            "nobody",
+        ]),
+        "unknown class 'nobody'; this model knows: class-0, class-1",
+    );
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = tmp.path().join("run");
+    let args = |data: &Path| {
+        vec![
+            "train".to_string(),
+            "gan".into(),
+            "--data".into(),
+            p(data).into(),
+            "--out".into(),
+            p(&out).into(),
+            "--steps".into(),
+            "1".into(),
+            "--size".into(),
+            "32".into(),
+            "--quiet".into(),
+        ]
+    };
+    let run = |a: Vec<String>| atelier(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    fails_with(&run(args(&empty)), "no images in");
+    fails_with(&run(args(&tmp.path().join("missing"))), "does not exist");
+    let bad = tmp.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("a.png"), b"garbage").unwrap();
+    fails_with(&run(args(&bad)), "could be read");
+    let mut a = args(&bad);
+    a.push("--lr-g=-1".into());
+    fails_with(&run(a), "--lr-g");
+    fails_with(
+        &atelier(&["train", "gan", "--data", "x", "--out", "y", "--size", "48"]),
+        "32, 64 or 128",
+    );
+    fails_with(
+        &atelier(&[
+            "train",
+            "gan",
+            "--data",
+            "x",
+            "--out",
+            "y",
+            "--betas-g",
+            "0.5",
+        ]),
+        "two numbers",
+    );
+    fails_with(
+        &atelier(&["train", "gan", "--resume", p(&tmp.path().join("nope"))]),
+        "cannot read",
+    );
+
+    // Model files of the wrong kind.
+    let png = tmp.path().join("img.png");
+    image::RgbImage::new(4, 4).save(&png).unwrap();
+    let grid = tmp.path().join("g.png");
+    fails_with(
+        &atelier(&["generate", "--model", p(&png), "--grid", p(&grid)]),
+        "not a safetensors",
+    );
+    fails_with(
+        &atelier(&[
+            "generate",
+            "--model",
+            p(&tmp.path().join("none.safetensors")),
+            "--grid",
+            p(&grid),
+        ]),
+        "no such file",
+    );
+    fails_with(&atelier(&["generate", "--model", p(&png)]), "--grid");
+    fails_with(
+        &atelier(&["generate", "--n", "0", "--grid", p(&grid)]),
+        "--n",
+    );
+}
