@@ -189,6 +189,48 @@ mod tests {
         assert!(err.to_string().contains("a.jpg"));
     }
 
+    /// A JPEG with an EXIF block saying "rotate 90° clockwise" (orientation 6).
+    fn jpeg_with_orientation_6(img: &RgbImage) -> Vec<u8> {
+        let jpeg = encode(
+            DynamicImage::ImageRgb8(img.clone()),
+            image::ImageFormat::Jpeg,
+        );
+        // TIFF header (little endian), one IFD entry: tag 0x0112 SHORT count 1 value 6.
+        let mut tiff = vec![b'I', b'I', 42, 0, 8, 0, 0, 0, 1, 0];
+        tiff.extend([0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0]);
+        tiff.extend([0, 0, 0, 0]);
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend(tiff);
+        let len = (app1.len() + 2) as u16;
+        let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        out.extend(len.to_be_bytes());
+        out.extend(app1);
+        out.extend(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn exif_orientation_is_applied() {
+        // 16x8, left half black, right half white.
+        let img = RgbImage::from_fn(16, 8, |x, _| {
+            if x < 8 {
+                image::Rgb([0, 0, 0])
+            } else {
+                image::Rgb([255; 3])
+            }
+        });
+        let bytes = jpeg_with_orientation_6(&img);
+        let out = decode_rgb(&bytes, Path::new("r.jpg"), &LoadOptions::default()).unwrap();
+        // Rotated 90° clockwise: 8 wide, 16 tall; the left (black) half is now on top.
+        assert_eq!(out.dimensions(), (8, 16));
+        assert!(out.get_pixel(4, 2).0[0] < 60, "{:?}", out.get_pixel(4, 2));
+        assert!(
+            out.get_pixel(4, 13).0[0] > 200,
+            "{:?}",
+            out.get_pixel(4, 13)
+        );
+    }
+
     #[test]
     fn short_side_resize_keeps_aspect() {
         let img = RgbImage::new(200, 100);

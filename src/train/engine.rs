@@ -94,16 +94,46 @@ pub struct RunOptions {
     pub stop_after: Option<u64>,
 }
 
-fn adam(lr_betas: (f32, f32)) -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_beta_1(lr_betas.0)
-        .with_beta_2(lr_betas.1)
-        .with_epsilon(1e-8)
-        .init()
-}
-
 fn scalar(t: Tensor<1>) -> f64 {
     t.into_scalar::<f32>() as f64
+}
+
+/// One training step: `n_critic` discriminator updates, each on a fresh batch, then one
+/// generator update on the last batch. Returns the updated networks and the last losses.
+#[allow(clippy::too_many_arguments)]
+pub fn gan_step<R: GanRecipe>(
+    recipe: &R,
+    g: R::G,
+    mut d: R::D,
+    opt_g: &mut ModuleOptimizer,
+    opt_d: &mut ModuleOptimizer,
+    next_batch: &mut dyn FnMut() -> R::Batch,
+    n_critic: usize,
+    (lr_g, lr_d): (f64, f64),
+    rng: &mut SeededRng,
+) -> (R::G, R::D, StepLosses, StepLosses) {
+    let mut last = None;
+    for _ in 0..n_critic.max(1) {
+        let b = next_batch();
+        let out = recipe.d_step(&g, &d, &b, rng);
+        let grads = GradientsParams::from_grads(out.loss.backward(), &d);
+        d = opt_d.step(lr_d, d, grads);
+        last = Some((out, b));
+    }
+    let (d_out, batch) = last.expect("at least one critic step");
+    let g_out = recipe.g_step(&g, &d, &batch, rng);
+    let grads = GradientsParams::from_grads(g_out.loss.backward(), &g);
+    let g = opt_g.step(lr_g, g, grads);
+    (g, d, d_out, g_out)
+}
+
+/// Adam with the given betas, as every GAN here uses it.
+pub fn adam(betas: (f32, f32)) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_beta_1(betas.0)
+        .with_beta_2(betas.1)
+        .with_epsilon(1e-8)
+        .init()
 }
 
 /// Train `recipe`'s networks. `init` builds fresh networks on the training device;
@@ -185,24 +215,19 @@ where
         let factor = cfg.lr_schedule.factor(state.step, cfg.steps);
         let (lr_g, lr_d) = (cfg.lr_g * factor, cfg.lr_d * factor);
 
-        let mut d_out = None;
-        let mut batch = None;
-        for _ in 0..cfg.n_critic {
-            let b = stream.next_batch();
-            let out = recipe.d_step(&g, &d, &b, &mut rng);
-            let d_loss = out.loss.clone();
-            let grads = GradientsParams::from_grads(d_loss.backward(), &d);
-            d = opt_d.step(lr_d, d, grads);
-            window_images += cfg.batch_size;
-            d_out = Some(out);
-            batch = Some(b);
-        }
-        let d_out = d_out.expect("n_critic >= 1");
-        let batch = batch.expect("n_critic >= 1");
-        let g_out = recipe.g_step(&g, &d, &batch, &mut rng);
-        let g_loss_t = g_out.loss.clone();
-        let grads = GradientsParams::from_grads(g_loss_t.backward(), &g);
-        g = opt_g.step(lr_g, g, grads);
+        let (g_new, d_new, d_out, g_out) = gan_step(
+            recipe,
+            g,
+            d,
+            &mut opt_g,
+            &mut opt_d,
+            &mut || stream.next_batch(),
+            cfg.n_critic,
+            (lr_g, lr_d),
+            &mut rng,
+        );
+        (g, d) = (g_new, d_new);
+        window_images += cfg.batch_size * cfg.n_critic;
         ema = if cfg.ema_decay > 0.0 {
             ema_update(ema, &g, cfg.ema_decay)
         } else {

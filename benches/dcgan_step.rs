@@ -1,0 +1,91 @@
+//! Benchmark: one DCGAN 64 px training step (batch 16: one D step + one G step, Adam),
+//! the networks of `atelier train gan --size 64` (width 64, z 128, spectral-norm D,
+//! non-saturating loss). `benches/reference/dcgan_step.py` is the same step in PyTorch;
+//! `benches/run_dcgan_step.sh` runs both and prints the ratio.
+//!
+//! cargo bench --bench dcgan_step [-- --steps N --threads T]
+
+use std::time::Instant;
+
+use atelier::data::Batch;
+use atelier::losses::GanLoss;
+use atelier::models::{DNorm, DiscriminatorConfig, GeneratorConfig};
+use atelier::recipes::dcgan::DcganRecipe;
+use atelier::train::engine::{adam, gan_step};
+use atelier::util::rng::SeededRng;
+use burn::prelude::*;
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let steps = arg("--steps", 10);
+    let batch = 16;
+    let size = 64;
+    let device = Device::flex().autodiff();
+    device.seed(0);
+    let g_config = GeneratorConfig::new(size);
+    let g = g_config.init(&device);
+    let d = DiscriminatorConfig::new(size)
+        .with_norm(DNorm::Spectral)
+        .init(&device);
+    let recipe = DcganRecipe {
+        g_config,
+        classes: vec![],
+        loss: GanLoss::Ns,
+        r1_gamma: 0.0,
+        gp_weight: 0.0,
+        penalty_dirs: 1,
+        device: device.clone(),
+        sample_count: 1,
+        sample_seed: 0,
+        command: String::new(),
+    };
+    let mut rng = SeededRng::new(0);
+    let real = Batch {
+        pixels: rng
+            .normal_vec(batch * 3 * size * size)
+            .iter()
+            .map(|v| v.tanh())
+            .collect(),
+        labels: vec![0; batch],
+        n: batch,
+        size,
+    };
+    let (mut opt_g, mut opt_d) = (adam((0.5, 0.999)), adam((0.5, 0.999)));
+    let (mut g, mut d) = (g, d);
+    let mut run = |n: usize| {
+        let t = Instant::now();
+        for _ in 0..n {
+            let (g2, d2, d_out, g_out) = gan_step(
+                &recipe,
+                g.clone(),
+                d.clone(),
+                &mut opt_g,
+                &mut opt_d,
+                &mut || real.clone(),
+                1,
+                (2e-4, 2e-4),
+                &mut rng,
+            );
+            // Reading the losses waits for the step to finish, as training does.
+            let _: f32 = d_out.loss.into_scalar();
+            let _: f32 = g_out.loss.into_scalar();
+            (g, d) = (g2, d2);
+        }
+        t.elapsed().as_secs_f64()
+    };
+    run(2); // warm-up
+    let secs = run(steps);
+    let ms = secs * 1000.0 / steps as f64;
+    println!(
+        "{{\"bench\":\"dcgan64_step\",\"framework\":\"atelier-burn-flex\",\"batch\":{batch},\"steps\":{steps},\"ms_per_step\":{ms:.1},\"images_per_sec\":{:.1}}}",
+        batch as f64 * 1000.0 / ms
+    );
+}
