@@ -26,10 +26,15 @@ pub fn select(choice: DeviceChoice) -> Result<Device> {
         DeviceChoice::Cuda | DeviceChoice::Vulkan => gpu()?,
     };
     let probe = device.clone();
+    // A backend that cannot start panics (on its own thread too); silence the default
+    // hook's backtraces for the probe and report one clear error instead.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let ok = std::panic::catch_unwind(move || {
         let t = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0], [2]), &probe);
         t.sum().into_scalar::<f32>()
     });
+    std::panic::set_hook(hook);
     match ok {
         Ok(v) if (v - 3.0).abs() < 1e-6 => Ok(device),
         Ok(v) => Err(AtelierError::Device(format!(

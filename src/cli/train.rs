@@ -250,7 +250,11 @@ pub fn train_gan(
     saved.resume = None;
     write_atomic(&run_dir.join(RUN_ARGS), &serde_json::to_vec_pretty(&saved)?)?;
 
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    // Recorded in the model file: the program name without its install path.
+    let command = std::iter::once("atelier".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
     let recipe = DcganRecipe {
         g_config: g_config.clone(),
         classes: folder.classes.clone(),
