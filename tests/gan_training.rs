@@ -119,8 +119,8 @@ fn a_stopped_and_resumed_run_matches_an_uninterrupted_one() {
 fn mean_colour(img: &image::RgbImage) -> [f64; 3] {
     let mut acc = [0.0f64; 3];
     for p in img.pixels() {
-        for c in 0..3 {
-            acc[c] += p.0[c] as f64 / 127.5 - 1.0;
+        for (a, v) in acc.iter_mut().zip(p.0) {
+            *a += v as f64 / 127.5 - 1.0;
         }
     }
     acc.map(|v| v / (img.width() * img.height()) as f64)

@@ -87,7 +87,7 @@ impl GanRecipe for DcganRecipe {
             let dirs = self.directions(&real, rng);
             loss = loss
                 + r1_penalty(
-                    grad_norm_sq(&critic, real.clone(), &dirs, PENALTY_EPS),
+                    grad_norm_sq(critic, real.clone(), &dirs, PENALTY_EPS),
                     self.r1_gamma,
                 );
         }
@@ -99,7 +99,7 @@ impl GanRecipe for DcganRecipe {
             let dirs = self.directions(&mixed, rng);
             loss = loss
                 + gradient_penalty(
-                    grad_norm_sq(&critic, mixed, &dirs, PENALTY_EPS),
+                    grad_norm_sq(critic, mixed, &dirs, PENALTY_EPS),
                     self.gp_weight,
                 );
         }
