@@ -36,13 +36,14 @@ pub enum Command {
 }
 
 pub fn init_logging(verbose: u8) {
-    let level = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
+    // Other crates (the GPU runtime especially) are only heard from on errors unless -vv.
+    let (level, others) = match verbose {
+        0 => ("warn", "error"),
+        1 => ("info", "error"),
+        _ => ("debug", "warn"),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ATELIER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("atelier={level},warn")));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("atelier={level},{others}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -46,7 +46,11 @@ impl LoadedGenerator {
             reason,
         };
         if !path.exists() {
-            return Err(bad("no such file".into()));
+            return Err(bad(
+                "no such file (pass --model FILE or set ATELIER_MODEL; the default model ships in \
+                 the source tree's models/ folder)"
+                    .into(),
+            ));
         }
         let (meta, tensors) = read_model(path)?;
         if meta.kind != GENERATOR_KIND {
