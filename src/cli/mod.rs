@@ -42,8 +42,9 @@ pub fn init_logging(verbose: u8) {
         1 => ("info", "error"),
         _ => ("debug", "warn"),
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ATELIER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("atelier={level},{others}")));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ATELIER_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("atelier={level},{others}"))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -2,6 +2,7 @@
 //! `init(&device)`, a `#[derive(Module)]` struct, `forward`.
 
 pub mod dcgan;
+pub mod inception;
 pub mod model_file;
 
 pub use dcgan::{DNorm, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
