@@ -11,6 +11,7 @@ pub mod device;
 pub mod error;
 pub mod imaging;
 pub mod losses;
+pub mod metrics;
 pub mod models;
 pub mod nn;
 pub mod recipes;

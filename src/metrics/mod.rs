@@ -1,0 +1,5 @@
+//! Evaluation metrics. `fid` holds feature statistics and the Fréchet distance, `kid` the
+//! kernel inception distance.
+
+pub mod fid;
+pub mod kid;
