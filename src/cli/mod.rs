@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand, each turning flags into a task.
 
+pub mod eval;
 pub mod generate;
 pub mod train;
 
@@ -33,6 +34,9 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// A strip of images along a spherical path between two latents.
     Interpolate(generate::InterpolateArgs),
+    /// Evaluate: FID and KID with the standard InceptionV3.
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -56,5 +60,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(t) => train::run(t, cli.device),
         Command::Generate(a) => generate::run_generate(a, cli.device),
         Command::Interpolate(a) => generate::run_interpolate(a, cli.device),
+        Command::Eval(e) => eval::run(e, cli.device),
     }
 }

@@ -4,7 +4,7 @@
 //! the symmetric PSD matrix Σ₁^½ Σ₂ Σ₁^½ (same spectrum as Σ₁Σ₂), which avoids the
 //! non-symmetric matrix square root that makes the usual scipy implementation unstable.
 
-use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use faer::{Mat, Side};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AtelierError, Result};
@@ -29,34 +29,54 @@ impl FeatureStats {
                 features.len()
             )));
         }
-        let x = DMatrix::from_row_slice(
-            n,
-            dim,
-            &features.iter().map(|&v| v as f64).collect::<Vec<_>>(),
-        );
-        let mean = x.row_mean();
-        let centred = DMatrix::from_fn(n, dim, |i, j| x[(i, j)] - mean[j]);
-        let cov = centred.transpose() * &centred / (n as f64 - 1.0);
+        let mut mean = vec![0f64; dim];
+        for row in features.chunks_exact(dim) {
+            for (m, v) in mean.iter_mut().zip(row) {
+                *m += *v as f64;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n as f64);
+        let centred = Mat::<f64>::from_fn(n, dim, |i, j| features[i * dim + j] as f64 - mean[j]);
+        let cov = centred.transpose() * &centred;
+        let scale = 1.0 / (n as f64 - 1.0);
         Ok(Self {
             n,
             dim,
-            mean: mean.iter().copied().collect(),
-            cov: cov.transpose().as_slice().to_vec(),
+            mean,
+            cov: (0..dim * dim)
+                .map(|k| cov[(k / dim, k % dim)] * scale)
+                .collect(),
         })
     }
 
-    fn cov_matrix(&self) -> DMatrix<f64> {
-        DMatrix::from_row_slice(self.dim, self.dim, &self.cov)
+    fn cov_matrix(&self) -> Mat<f64> {
+        let d = self.dim;
+        Mat::from_fn(d, d, |i, j| self.cov[i * d + j])
     }
+}
+
+fn trace(m: &Mat<f64>) -> f64 {
+    (0..m.nrows()).map(|i| m[(i, i)]).sum()
+}
+
+fn symmetrise(m: &Mat<f64>) -> Mat<f64> {
+    Mat::from_fn(m.nrows(), m.ncols(), |i, j| 0.5 * (m[(i, j)] + m[(j, i)]))
+}
+
+fn eig_err(e: impl std::fmt::Debug) -> AtelierError {
+    AtelierError::Config(format!("eigendecomposition failed: {e:?}"))
 }
 
 /// Symmetric PSD square root by eigendecomposition (negative eigenvalues from rounding
 /// are clamped to zero).
-fn sqrt_psd(m: &DMatrix<f64>) -> DMatrix<f64> {
-    let sym = (m + m.transpose()) * 0.5;
-    let eig = SymmetricEigen::new(sym);
-    let d = DMatrix::from_diagonal(&eig.eigenvalues.map(|l| l.max(0.0).sqrt()));
-    &eig.eigenvectors * d * eig.eigenvectors.transpose()
+fn sqrt_psd(m: &Mat<f64>) -> Result<Mat<f64>> {
+    let eig = symmetrise(m)
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(eig_err)?;
+    let (u, s) = (eig.U(), eig.S().column_vector());
+    let n = m.nrows();
+    let ud = Mat::from_fn(n, n, |i, j| u[(i, j)] * s[j].max(0.0).sqrt());
+    Ok(&ud * u.transpose())
 }
 
 /// The Fréchet distance between two Gaussians fitted to feature sets.
@@ -67,17 +87,22 @@ pub fn frechet_distance(a: &FeatureStats, b: &FeatureStats) -> Result<f64> {
             a.dim, b.dim
         )));
     }
-    let mu = DVector::from_vec(a.mean.clone()) - DVector::from_vec(b.mean.clone());
+    let mu: f64 = a
+        .mean
+        .iter()
+        .zip(&b.mean)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum();
     let (s1, s2) = (a.cov_matrix(), b.cov_matrix());
-    let r1 = sqrt_psd(&s1);
-    let inner = &r1 * &s2 * &r1;
-    let inner = (&inner + inner.transpose()) * 0.5;
-    let tr_sqrt: f64 = SymmetricEigen::new(inner)
-        .eigenvalues
+    let r1 = sqrt_psd(&s1)?;
+    let inner = symmetrise(&(&r1 * &s2 * &r1));
+    let tr_sqrt: f64 = inner
+        .self_adjoint_eigenvalues(Side::Lower)
+        .map_err(eig_err)?
         .iter()
         .map(|l| l.max(0.0).sqrt())
         .sum();
-    let fid = mu.dot(&mu) + s1.trace() + s2.trace() - 2.0 * tr_sqrt;
+    let fid = mu + trace(&s1) + trace(&s2) - 2.0 * tr_sqrt;
     Ok(fid.max(0.0))
 }
 
