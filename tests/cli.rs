@@ -104,6 +104,35 @@ fn train_generate_interpolate_resume_on_a_tiny_folder() {
         assert!(row[key].as_f64().unwrap().is_finite(), "{key} in {row}");
     }
 
+    // --n-critic 2: two discriminator batches per generator step, so 2 steps use 4 batches.
+    let critic = tmp.path().join("critic");
+    ok(&atelier(&[
+        "train",
+        "gan",
+        "--data",
+        p(&data),
+        "--out",
+        p(&critic),
+        "--size",
+        "32",
+        "--width",
+        "8",
+        "--z-dim",
+        "16",
+        "--batch-size",
+        "4",
+        "--n-critic",
+        "2",
+        "--steps",
+        "2",
+        "--quiet",
+    ]));
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(critic.join("checkpoints/step-00000002/state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["batch_position"], 4);
+
     let model = run.join("generator.safetensors");
     let grid = tmp.path().join("grid.png");
     ok(&atelier(&[
