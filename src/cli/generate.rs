@@ -48,10 +48,17 @@ pub struct InterpolateArgs {
     pub seed: u64,
 }
 
-fn load(model: Option<PathBuf>, device: DeviceChoice) -> anyhow::Result<LoadedGenerator> {
+/// Load the generator and resolve `--class` against its class names.
+fn load(
+    model: Option<PathBuf>,
+    class: Option<&str>,
+    device: DeviceChoice,
+) -> anyhow::Result<(LoadedGenerator, Option<usize>)> {
     let path = model.unwrap_or_else(default_model_path);
     let device = select(device)?;
-    LoadedGenerator::load(&path, &device).context("loading the generator")
+    let generator = LoadedGenerator::load(&path, &device).context("loading the generator")?;
+    let class = class.map(|c| generator.class_index(c)).transpose()?;
+    Ok((generator, class))
 }
 
 pub fn run_generate(a: GenerateArgs, device: DeviceChoice) -> anyhow::Result<()> {
@@ -63,12 +70,7 @@ pub fn run_generate(a: GenerateArgs, device: DeviceChoice) -> anyhow::Result<()>
     {
         anyhow::bail!("--truncation must be a positive number, got {t}");
     }
-    let generator = load(a.model, device)?;
-    let class = a
-        .class
-        .as_deref()
-        .map(|c| generator.class_index(c))
-        .transpose()?;
+    let (generator, class) = load(a.model, a.class.as_deref(), device)?;
     let images = generator.generate(a.n as usize, class, a.seed, a.truncation);
     if let Some(grid) = &a.grid {
         let cols = if generator.config.n_classes > 0 && class.is_none() {
@@ -89,12 +91,7 @@ pub fn run_generate(a: GenerateArgs, device: DeviceChoice) -> anyhow::Result<()>
 }
 
 pub fn run_interpolate(a: InterpolateArgs, device: DeviceChoice) -> anyhow::Result<()> {
-    let generator = load(a.model, device)?;
-    let class = a
-        .class
-        .as_deref()
-        .map(|c| generator.class_index(c))
-        .transpose()?;
+    let (generator, class) = load(a.model, a.class.as_deref(), device)?;
     let frames = generator.interpolate(a.frames as usize, class, a.seed);
     save_image(&make_grid(&frames, frames.len(), 2), &a.output)?;
     println!("wrote {} frames to {}", frames.len(), a.output.display());

@@ -58,35 +58,30 @@ impl ImageFolder {
             )));
         }
 
-        let mut classes: Vec<String> = Vec::new();
+        // Each file's class name (when classes are asked for), looked up once.
+        let mut file_classes: Vec<Option<String>> = vec![None; files.len()];
         if opts.class_folders {
-            for f in &files {
-                match class_of(root, f) {
-                    Some(c) if !classes.contains(&c) => classes.push(c),
-                    Some(_) => {}
-                    None => {
-                        return Err(AtelierError::Dataset(format!(
-                            "--conditional needs every image inside a class sub-folder of {}, \
-                             but {} is directly in it",
-                            root.display(),
-                            f.display()
-                        )));
-                    }
-                }
+            for (f, slot) in files.iter().zip(&mut file_classes) {
+                *slot = Some(class_of(root, f).ok_or_else(|| {
+                    AtelierError::Dataset(format!(
+                        "--conditional needs every image inside a class sub-folder of {}, \
+                         but {} is directly in it",
+                        root.display(),
+                        f.display()
+                    ))
+                })?);
             }
-            classes.sort();
         }
+        let mut classes: Vec<String> = file_classes.iter().flatten().cloned().collect();
+        classes.sort();
+        classes.dedup();
 
         let mut items = Vec::new();
         let mut skipped = Vec::new();
-        for f in files {
+        for (f, class) in files.into_iter().zip(file_classes) {
             match probe(&f, &opts.load) {
                 Ok(_) => {
-                    let label = if opts.class_folders {
-                        class_of(root, &f).and_then(|c| classes.iter().position(|k| *k == c))
-                    } else {
-                        None
-                    };
+                    let label = class.and_then(|c| classes.binary_search(&c).ok());
                     items.push((f, label));
                 }
                 Err(e) => skipped.push((f, e.to_string())),

@@ -117,10 +117,12 @@ impl Source {
         let bs = self.cfg.batch_size;
         let mut pixels = Vec::with_capacity(bs * 3 * (self.cfg.size * self.cfg.size) as usize);
         let mut labels = Vec::with_capacity(bs);
+        // A batch spans at most its first epoch and later ones: older permutations go.
+        let first_epoch = b * bs as u64 / n;
+        perms.retain(|e, _| *e >= first_epoch);
         for j in 0..bs as u64 {
             let k = b * bs as u64 + j;
             let epoch = k / n;
-            perms.retain(|e, _| *e + 1 >= epoch);
             let perm = perms
                 .entry(epoch)
                 .or_insert_with(|| self.permutation(epoch));
@@ -197,16 +199,6 @@ impl BatchLoader {
     }
 }
 
-/// The batch a loader would produce at position `b`, computed here on this thread (tests).
-pub fn batch_at(folder: &ImageFolder, cfg: &LoaderConfig, b: u64) -> Batch {
-    let src = Source {
-        folder: folder.clone(),
-        cfg: cfg.clone(),
-        load: LoadOptions::default(),
-    };
-    src.batch(b, &mut HashMap::new())
-}
-
 /// Pick a sensible number of decoding threads: leave the cores to the training maths.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism()
@@ -218,6 +210,16 @@ pub fn default_workers() -> usize {
 mod tests {
     use super::*;
     use crate::data::folder::FolderOptions;
+
+    /// The batch a loader would produce at position `b`, computed on this thread.
+    fn batch_at(folder: &ImageFolder, cfg: &LoaderConfig, b: u64) -> Batch {
+        let src = Source {
+            folder: folder.clone(),
+            cfg: cfg.clone(),
+            load: LoadOptions::default(),
+        };
+        src.batch(b, &mut HashMap::new())
+    }
 
     fn folder(n: usize) -> (tempfile::TempDir, ImageFolder) {
         let d = tempfile::tempdir().unwrap();

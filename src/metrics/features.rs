@@ -47,15 +47,17 @@ pub fn locate_weights(flag: Option<&Path>) -> Result<(PathBuf, PathBuf)> {
 /// Pixels of one image as the FID network expects them, CHW.
 pub fn preprocess(img: &RgbImage, out: &mut Vec<f32>) {
     let s = INPUT_SIZE as u32;
-    let resized = if img.dimensions() == (s, s) {
-        img.clone()
+    let resized;
+    let img = if img.dimensions() == (s, s) {
+        img
     } else {
-        image::imageops::resize(img, s, s, image::imageops::FilterType::Triangle)
+        resized = image::imageops::resize(img, s, s, image::imageops::FilterType::Triangle);
+        &resized
     };
     let plane = (s * s) as usize;
     let start = out.len();
     out.resize(start + 3 * plane, 0.0);
-    for (i, p) in resized.pixels().enumerate() {
+    for (i, p) in img.pixels().enumerate() {
         for c in 0..3 {
             out[start + c * plane + i] = (p.0[c] as f32 - 128.0) / 128.0;
         }

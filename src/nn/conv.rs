@@ -54,6 +54,23 @@ fn unit_vector(n: usize, seed_offset: usize, device: &Device) -> Tensor<1> {
     )
 }
 
+/// The weight to use: spectrally normalised as a matrix [out, rest] when the layer has a
+/// power-iteration vector, else unchanged. `u` advances only in training (autodiff input).
+fn effective_weight<const D: usize>(
+    w: Tensor<D>,
+    u: &Option<RunningState<Tensor<1>>>,
+    training: bool,
+) -> Tensor<D> {
+    match u {
+        Some(u) => {
+            let dims = w.dims();
+            let rest = dims[1..].iter().product();
+            spectral_normalize(w.reshape([dims[0], rest]), u, training).reshape(dims)
+        }
+        None => w,
+    }
+}
+
 impl SnConv2dConfig {
     pub fn init(&self, device: &Device) -> SnConv2d {
         let [cin, cout] = self.channels;
@@ -77,20 +94,7 @@ impl SnConv2dConfig {
 
 impl SnConv2d {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let training = x.is_autodiff();
-        let w = self.weight.val();
-        let w = match &self.u {
-            Some(u) => {
-                let dims = w.dims();
-                spectral_normalize(
-                    w.reshape([dims[0], dims[1] * dims[2] * dims[3]]),
-                    u,
-                    training,
-                )
-                .reshape(dims)
-            }
-            None => w,
-        };
+        let w = effective_weight(self.weight.val(), &self.u, x.is_autodiff());
         conv2d(
             x,
             w,
@@ -135,12 +139,7 @@ impl SnLinearConfig {
 
 impl SnLinear {
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let training = x.is_autodiff();
-        let w = self.weight.val();
-        let w = match &self.u {
-            Some(u) => spectral_normalize(w, u, training),
-            None => w,
-        };
+        let w = effective_weight(self.weight.val(), &self.u, x.is_autodiff());
         x.matmul(w.transpose()) + self.bias.val().unsqueeze()
     }
 }

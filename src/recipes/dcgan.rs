@@ -129,14 +129,14 @@ impl GanRecipe for DcganRecipe {
 
     fn sample_sheet(&self, g: &Generator) -> Result<image::RgbImage> {
         let n_classes = self.g_config.n_classes;
-        sample_sheet(
+        Ok(sample_sheet(
             g,
             self.g_config.z_dim,
             n_classes,
             self.sample_count,
             self.sample_seed,
             &self.device.clone().without_autodiff(),
-        )
+        ))
     }
 
     fn export(&self, g: &Generator, path: &Path) -> Result<()> {

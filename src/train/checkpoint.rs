@@ -5,6 +5,7 @@
 //! a kill at any moment leaves the previous checkpoint usable.
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
@@ -63,10 +64,12 @@ fn module_bytes<M: Module>(m: &M, path: &Path) -> Result<Vec<u8>> {
 
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     let p = dir.join(name);
-    fs::write(&p, bytes).map_err(|e| ckpt_err(&p, e))?;
     // Durable before the folder is renamed into place.
-    fs::File::open(&p)
-        .and_then(|f| f.sync_all())
+    fs::File::create(&p)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
         .map_err(|e| ckpt_err(&p, e))
 }
 

@@ -44,11 +44,6 @@ pub fn ema_update<M: Module>(avg: M, live: &M, decay: f64) -> M {
     avg.map(&mut mix)
 }
 
-/// A detached, autodiff-free copy of `m` to start an average from.
-pub fn ema_init<M: Module>(m: &M) -> M {
-    m.valid()
-}
-
 /// True when every float parameter is finite.
 pub fn all_finite<M: Module>(m: &M) -> bool {
     flat_params(m).into_iter().all(|t| {

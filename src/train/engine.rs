@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::checkpoint::{self, TrainState};
 use super::config::TrainConfig;
-use super::ema::{all_finite, ema_init, ema_update};
+use super::ema::{all_finite, ema_update};
 use super::run_log::{MetricRow, RunLog};
 use crate::error::{AtelierError, Result};
 use crate::util::atomic::write_atomic;
@@ -157,7 +157,7 @@ where
     })?;
 
     let (g0, d0) = init();
-    let ema0 = ema_init(&g0);
+    let ema0 = g0.clone();
     let (mut g, mut d, mut ema, mut opt_g, mut opt_d, mut state, mut last_ckpt) =
         match opts.resume.then(|| checkpoint::latest(run)).flatten() {
             Some(dir) => {
@@ -185,8 +185,18 @@ where
                 )
             }
         };
-    // The EMA copy must not build autodiff graphs.
+    // The EMA copy must not build autodiff graphs: an autodiff-free copy, made once.
     ema = ema.valid();
+    let diverged =
+        |step: u64, what: &str, value: f64, last: &Option<PathBuf>| AtelierError::Diverged {
+            step,
+            what: what.into(),
+            value,
+            checkpoint: last
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "none yet".into()),
+        };
     let mut rng = SeededRng::from_state(&state.rng).map_err(AtelierError::Config)?;
     let mut stream = stream_at(state.batch_position)?;
     let mut log = RunLog::open(run, state.step)?;
@@ -243,15 +253,7 @@ where
         ] {
             if !v.is_finite() {
                 bar.abandon();
-                return Err(AtelierError::Diverged {
-                    step: state.step,
-                    what: what.into(),
-                    value: v,
-                    checkpoint: last_ckpt
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_else(|| "none yet".into()),
-                });
+                return Err(diverged(state.step, what, v, &last_ckpt));
             }
         }
         losses.push((state.step, d_loss, g_loss));
@@ -292,15 +294,12 @@ where
         if state.step % cfg.checkpoint_every == 0 || last {
             if !all_finite(&g) || !all_finite(&d) {
                 bar.abandon();
-                return Err(AtelierError::Diverged {
-                    step: state.step,
-                    what: "a network weight".into(),
-                    value: f64::NAN,
-                    checkpoint: last_ckpt
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_else(|| "none yet".into()),
-                });
+                return Err(diverged(
+                    state.step,
+                    "a network weight",
+                    f64::NAN,
+                    &last_ckpt,
+                ));
             }
             state.batch_position = stream.position();
             state.rng = rng.state();
