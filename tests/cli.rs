@@ -35,20 +35,15 @@ fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-#[test]
-fn train_generate_interpolate_resume_on_a_tiny_folder() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    common::class_folder(&data, &[[200, 50, 50], [50, 50, 200]], 4, 40);
-    std::fs::write(data.join("class-0/corrupt.jpg"), b"not a jpeg").unwrap();
-    let run = tmp.path().join("run");
+/// `train gan` on `data` into `out` with a tiny network, plus `extra` flags.
+fn train_tiny(data: &Path, out: &Path, extra: &[&str]) -> Output {
     let base = [
         "train",
         "gan",
         "--data",
-        p(&data),
+        p(data),
         "--out",
-        p(&run),
+        p(out),
         "--size",
         "32",
         "--width",
@@ -57,6 +52,19 @@ fn train_generate_interpolate_resume_on_a_tiny_folder() {
         "16",
         "--batch-size",
         "4",
+        "--quiet",
+    ];
+    atelier(&[&base[..], extra].concat())
+}
+
+#[test]
+fn train_generate_interpolate_resume_on_a_tiny_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::class_folder(&data, &[[200, 50, 50], [50, 50, 200]], 4, 40);
+    std::fs::write(data.join("class-0/corrupt.jpg"), b"not a jpeg").unwrap();
+    let run = tmp.path().join("run");
+    let flags = [
         "--conditional",
         "--sample-count",
         "8",
@@ -64,9 +72,12 @@ fn train_generate_interpolate_resume_on_a_tiny_folder() {
         "2",
         "--log-every",
         "1",
-        "--quiet",
     ];
-    let text = ok(&atelier(&[&base[..], &["--steps", "2"]].concat()));
+    let text = ok(&train_tiny(
+        &data,
+        &run,
+        &[&flags[..], &["--steps", "2"]].concat(),
+    ));
     assert!(text.contains("skipped 1 unreadable image"), "{text}");
     for f in [
         "config.json",
@@ -106,27 +117,11 @@ fn train_generate_interpolate_resume_on_a_tiny_folder() {
 
     // --n-critic 2: two discriminator batches per generator step, so 2 steps use 4 batches.
     let critic = tmp.path().join("critic");
-    ok(&atelier(&[
-        "train",
-        "gan",
-        "--data",
-        p(&data),
-        "--out",
-        p(&critic),
-        "--size",
-        "32",
-        "--width",
-        "8",
-        "--z-dim",
-        "16",
-        "--batch-size",
-        "4",
-        "--n-critic",
-        "2",
-        "--steps",
-        "2",
-        "--quiet",
-    ]));
+    ok(&train_tiny(
+        &data,
+        &critic,
+        &["--n-critic", "2", "--steps", "2"],
+    ));
     let state: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(critic.join("checkpoints/step-00000002/state.json")).unwrap(),
     )
@@ -135,21 +130,25 @@ fn train_generate_interpolate_resume_on_a_tiny_folder() {
 
     let model = run.join("generator.safetensors");
     let grid = tmp.path().join("grid.png");
-    ok(&atelier(&[
-        "generate",
-        "--model",
-        p(&model),
-        "--n",
-        "6",
-        "--grid",
-        p(&grid),
-        "--class",
-        "class-1",
-        "--seed",
-        "3",
-        "--truncation",
-        "0.8",
-    ]));
+    // Six images of class-1 at a fixed seed and truncation, as one grid.
+    let class_grid = |out: &Path| {
+        ok(&atelier(&[
+            "generate",
+            "--model",
+            p(&model),
+            "--n",
+            "6",
+            "--grid",
+            p(out),
+            "--class",
+            "class-1",
+            "--seed",
+            "3",
+            "--truncation",
+            "0.8",
+        ]))
+    };
+    class_grid(&grid);
     let img = image::open(&grid).unwrap().to_rgb8();
     // 6 images of 32 px with 2 px gutters: 3 columns x 2 rows.
     assert_eq!(img.dimensions(), (3 * 32 + 4 * 2, 2 * 32 + 3 * 2));
@@ -178,21 +177,7 @@ fn train_generate_interpolate_resume_on_a_tiny_folder() {
 
     // Same seed, same images.
     let g2 = tmp.path().join("grid2.png");
-    ok(&atelier(&[
-        "generate",
-        "--model",
-        p(&model),
-        "--n",
-        "6",
-        "--grid",
-        p(&g2),
-        "--class",
-        "class-1",
-        "--seed",
-        "3",
-        "--truncation",
-        "0.8",
-    ]));
+    class_grid(&g2);
     assert_eq!(std::fs::read(&grid).unwrap(), std::fs::read(&g2).unwrap());
 
     fails_with(

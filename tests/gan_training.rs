@@ -82,20 +82,13 @@ fn a_stopped_and_resumed_run_matches_an_uninterrupted_one() {
     );
     for (x, y) in straight.losses[3..].iter().zip(&second.losses) {
         assert_eq!(x.0, y.0);
-        assert!(
-            (x.1 - y.1).abs() < 1e-4,
-            "D loss at step {}: {} vs {}",
-            x.0,
-            x.1,
-            y.1
-        );
-        assert!(
-            (x.2 - y.2).abs() < 1e-4,
-            "G loss at step {}: {} vs {}",
-            x.0,
-            x.2,
-            y.2
-        );
+        for (name, a, b) in [("D", x.1, y.1), ("G", x.2, y.2)] {
+            assert!(
+                (a - b).abs() < 1e-4,
+                "{name} loss at step {}: {a} vs {b}",
+                x.0
+            );
+        }
     }
     // The metrics log holds each step once.
     let log = std::fs::read_to_string(split_dir.join("metrics.jsonl")).unwrap();
@@ -200,21 +193,12 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_checkpoint() {
     let data = tmp.path().join("data");
     common::class_folder(&data, &[[100, 100, 100]], 8, 32);
     let out = tmp.path().join("run");
+    // An unnormalised WGAN critic without penalty: nothing bounds its scores.
+    let wgan = ["--d-norm", "none", "--loss", "wgan-gp", "--gp-weight", "0"];
     let ok = gan_args(
         &data,
         &out,
-        &[
-            "--steps",
-            "2",
-            "--checkpoint-every",
-            "2",
-            "--d-norm",
-            "none",
-            "--loss",
-            "wgan-gp",
-            "--gp-weight",
-            "0",
-        ],
+        &[&wgan[..], &["--steps", "2", "--checkpoint-every", "2"]].concat(),
     );
     train_gan(&ok, &out, false, DeviceChoice::Cpu, None).unwrap();
     let before = std::fs::read(out.join("checkpoints/step-00000002/g.bpk")).unwrap();
@@ -224,21 +208,19 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_checkpoint() {
         &data,
         &out,
         &[
-            "--steps",
-            "40",
-            "--checkpoint-every",
-            "1000",
-            "--d-norm",
-            "none",
-            "--loss",
-            "wgan-gp",
-            "--gp-weight",
-            "0",
-            "--lr-d",
-            "1e30",
-            "--lr-g",
-            "1e30",
-        ],
+            &wgan[..],
+            &[
+                "--steps",
+                "40",
+                "--checkpoint-every",
+                "1000",
+                "--lr-d",
+                "1e30",
+                "--lr-g",
+                "1e30",
+            ],
+        ]
+        .concat(),
     );
     let err = train_gan(&bad, &out, true, DeviceChoice::Cpu, None).unwrap_err();
     let msg = format!("{err:#}");
