@@ -14,9 +14,11 @@ pub mod losses;
 pub mod metrics;
 pub mod models;
 pub mod nn;
+pub mod optim;
 pub mod recipes;
 pub mod tasks;
 pub mod train;
 pub mod util;
+pub mod weights;
 
 pub use error::{AtelierError, Result};

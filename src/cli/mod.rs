@@ -2,6 +2,8 @@
 
 pub mod eval;
 pub mod generate;
+pub mod stylize;
+pub mod texture;
 pub mod train;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +36,10 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// A strip of images along a spherical path between two latents.
     Interpolate(generate::InterpolateArgs),
+    /// Style transfer: make CONTENT look painted in the style of --style.
+    Stylize(stylize::StylizeArgs),
+    /// Texture synthesis from an exemplar image, optionally tileable.
+    Texture(texture::TextureArgs),
     /// Evaluate: FID and KID with the standard InceptionV3.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
@@ -60,6 +66,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(t) => train::run(t, cli.device),
         Command::Generate(a) => generate::run_generate(a, cli.device),
         Command::Interpolate(a) => generate::run_interpolate(a, cli.device),
+        Command::Stylize(a) => stylize::run(a, cli.device),
+        Command::Texture(a) => texture::run(a, cli.device),
         Command::Eval(e) => eval::run(e, cli.device),
     }
 }

@@ -120,6 +120,26 @@ pub fn save_image(img: &RgbImage, path: &Path) -> Result<()> {
     write_atomic(path, buf.get_ref())
 }
 
+/// Width and height with the long side `long`, keeping the aspect ratio.
+pub fn dims_for_long_side(w: u32, h: u32, long: u32) -> (u32, u32) {
+    let scale = |a: u32, b: u32| ((a as u64 * long as u64 + b as u64 / 2) / b as u64).max(1) as u32;
+    if w >= h {
+        (long, scale(h, w))
+    } else {
+        (scale(w, h), long)
+    }
+}
+
+/// Resize so the long side is `long`, keeping the aspect ratio.
+pub fn resize_long_side(img: &RgbImage, long: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let (nw, nh) = dims_for_long_side(w, h, long);
+    if (nw, nh) == (w, h) {
+        return img.clone();
+    }
+    image::imageops::resize(img, nw, nh, image::imageops::FilterType::Lanczos3)
+}
+
 /// Resize so the short side is `short`, keeping the aspect ratio.
 pub fn resize_short_side(img: &RgbImage, short: u32) -> RgbImage {
     let (w, h) = img.dimensions();

@@ -2,6 +2,7 @@
 //! pixel-count limit against decompression bombs), resizing and cropping, conversion to and
 //! from tensors, grids, and atomic PNG/JPEG saving.
 
+pub mod color;
 pub mod grid;
 pub mod io;
 pub mod tensor;

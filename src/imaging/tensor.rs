@@ -42,6 +42,16 @@ pub fn push_chw(img: &RgbImage, range: Range, out: &mut Vec<f32>) {
     }
 }
 
+/// An image from CHW values.
+pub fn image_from_chw(v: &[f32], w: u32, h: u32, range: Range) -> RgbImage {
+    let plane = (w * h) as usize;
+    assert_eq!(v.len(), 3 * plane, "3 x {w} x {h} values");
+    RgbImage::from_fn(w, h, |x, y| {
+        let i = (y * w + x) as usize;
+        image::Rgb(std::array::from_fn(|c| range.decode(v[c * plane + i])))
+    })
+}
+
 /// One image as a [1, 3, H, W] tensor.
 pub fn image_to_tensor(img: &RgbImage, range: Range, device: &Device) -> Tensor<4> {
     let (w, h) = img.dimensions();
@@ -63,14 +73,7 @@ pub fn tensor_to_images(t: Tensor<4>, range: Range) -> Vec<RgbImage> {
     (0..n)
         .map(|k| {
             let base = k * 3 * plane;
-            RgbImage::from_fn(w as u32, h as u32, |x, y| {
-                let i = y as usize * w + x as usize;
-                image::Rgb([
-                    range.decode(data[base + i]),
-                    range.decode(data[base + plane + i]),
-                    range.decode(data[base + 2 * plane + i]),
-                ])
-            })
+            image_from_chw(&data[base..base + 3 * plane], w as u32, h as u32, range)
         })
         .collect()
 }

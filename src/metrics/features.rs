@@ -14,32 +14,23 @@ use crate::imaging::io::{LoadOptions, load_rgb};
 use crate::metrics::fid::FeatureStats;
 use crate::models::inception::{FEATURE_DIM, INPUT_SIZE, InceptionFid};
 use crate::util::atomic::write_atomic;
+use crate::weights::INCEPTION_FID;
 
-pub const WEIGHTS_FILE: &str = "inception-v3-fid.safetensors";
 pub const SPEC_FILE: &str = "inception-v3-fid.spec.json";
 
-/// Where the FID network's weights are: the flag, else `$ATELIER_INCEPTION`, else the shared
-/// data folder's `weights/`. The spec file is read from beside the weights.
+/// The FID network's weights (see [`crate::weights`] for the search order) and the spec
+/// file beside them.
 pub fn locate_weights(flag: Option<&Path>) -> Result<(PathBuf, PathBuf)> {
-    let weights = flag
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("ATELIER_INCEPTION").map(PathBuf::from))
-        .unwrap_or_else(|| {
-            crate::data::shared_data_root()
-                .join("weights")
-                .join(WEIGHTS_FILE)
-        });
+    let weights = INCEPTION_FID.locate(flag)?;
     let spec = weights.with_file_name(SPEC_FILE);
-    for p in [&weights, &spec] {
-        if !p.exists() {
-            return Err(AtelierError::BadModel {
-                path: p.clone(),
-                reason: format!(
-                    "not found. Put {WEIGHTS_FILE} and {SPEC_FILE} in one folder and pass \
-                     --inception FOLDER/{WEIGHTS_FILE} (or set ATELIER_INCEPTION)"
-                ),
-            });
-        }
+    if !spec.exists() {
+        return Err(AtelierError::BadModel {
+            path: spec,
+            reason: format!(
+                "not found: the spec file must sit beside {}",
+                weights.display()
+            ),
+        });
     }
     Ok((weights, spec))
 }
@@ -147,9 +138,7 @@ impl FeatureExtractor {
 
 /// A cache file named by the folder's path and its files' names, sizes and times.
 fn cache_path(dir: &Path, limit: Option<usize>) -> Option<PathBuf> {
-    let root = std::env::var_os("ATELIER_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/atelier")))?;
+    let root = crate::weights::cache_dir()?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     std::fs::canonicalize(dir).ok()?.hash(&mut h);
     limit.hash(&mut h);

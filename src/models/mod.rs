@@ -4,5 +4,6 @@
 pub mod dcgan;
 pub mod inception;
 pub mod model_file;
+pub mod vgg19;
 
 pub use dcgan::{DNorm, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};

@@ -1,3 +1,6 @@
-//! What a user asks for, built from the parts: generation and interpolation so far.
+//! What a user asks for, built from the parts: generation and interpolation, style
+//! transfer by optimisation, texture synthesis.
 
 pub mod generate;
+pub mod stylize;
+pub mod texture;

@@ -1,0 +1,501 @@
+//! VGG19 feature extractor (Simonyan & Zisserman 2015) in torchvision's layout
+//! (`features.N.weight/bias`), for perceptual and Gram-matrix style losses.
+//!
+//! A file may hold only the first convolutions (the shared truncated file stops at
+//! conv3_4); the extractor knows which layers it has, and a request for a deeper one fails
+//! with a message naming the file, the layer and the layers available. A request runs the
+//! network only as deep as its deepest layer.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use burn::module::Param;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AtelierError, Result};
+use crate::weights::TensorFile;
+
+/// Convolutions per block; a 2x2 pool follows each block.
+const BLOCKS: [usize; 5] = [2, 2, 4, 4, 4];
+/// Output channels per block.
+const WIDTHS: [usize; 5] = [64, 128, 256, 512, 512];
+pub const N_CONVS: usize = 16;
+/// ImageNet statistics of torchvision's preprocessing; inputs are RGB in [0, 1].
+const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// (block, index in block) of conv `i`, both from 0.
+fn block_of(i: usize) -> (usize, usize) {
+    let mut start = 0;
+    for (b, &n) in BLOCKS.iter().enumerate() {
+        if i < start + n {
+            return (b, i - start);
+        }
+        start += n;
+    }
+    unreachable!("conv index {i} out of range")
+}
+
+/// Position of conv `i` in torchvision's `features` sequence (conv, relu, ..., pool).
+fn feature_index(i: usize) -> usize {
+    let (b, k) = block_of(i);
+    let before: usize = BLOCKS[..b].iter().map(|n| 2 * n + 1).sum();
+    before + 2 * k
+}
+
+fn conv_shape(i: usize) -> [usize; 4] {
+    let (b, k) = block_of(i);
+    let out = WIDTHS[b];
+    let inp = match (b, k) {
+        (0, 0) => 3,
+        (b, 0) => WIDTHS[b - 1],
+        _ => out,
+    };
+    [out, inp, 3, 3]
+}
+
+/// A named layer: `conv3_1` (before its ReLU) or `relu3_1` (after).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VggLayer {
+    /// Conv index 0..16.
+    pub conv: usize,
+    pub relu: bool,
+}
+
+impl VggLayer {
+    pub const fn relu(block: usize, k: usize) -> Self {
+        let mut start = 0;
+        let mut b = 1;
+        while b < block {
+            start += BLOCKS[b - 1];
+            b += 1;
+        }
+        Self {
+            conv: start + k - 1,
+            relu: true,
+        }
+    }
+}
+
+impl fmt::Display for VggLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (b, k) = block_of(self.conv);
+        let kind = if self.relu { "relu" } else { "conv" };
+        write!(f, "{kind}{}_{}", b + 1, k + 1)
+    }
+}
+
+impl FromStr for VggLayer {
+    type Err = AtelierError;
+    fn from_str(s: &str) -> Result<Self> {
+        let err = || {
+            AtelierError::Config(format!(
+                "'{s}' is not a VGG19 layer; use names like relu1_1, conv4_2 (blocks 1-5; \
+                 2, 2, 4, 4, 4 convs per block)"
+            ))
+        };
+        let (relu, rest) = if let Some(r) = s.strip_prefix("relu") {
+            (true, r)
+        } else if let Some(r) = s.strip_prefix("conv") {
+            (false, r)
+        } else {
+            return Err(err());
+        };
+        let (b, k) = rest.split_once('_').ok_or_else(err)?;
+        let b: usize = b.parse().map_err(|_| err())?;
+        let k: usize = k.parse().map_err(|_| err())?;
+        if !(1..=5).contains(&b) || !(1..=BLOCKS[b - 1]).contains(&k) {
+            return Err(err());
+        }
+        Ok(Self {
+            conv: BLOCKS[..b - 1].iter().sum::<usize>() + k - 1,
+            relu,
+        })
+    }
+}
+
+/// Parse a comma-separated layer list.
+pub fn parse_layers(list: &str) -> Result<Vec<VggLayer>> {
+    list.split(',')
+        .map(|s| s.trim().parse())
+        .collect::<Result<Vec<_>>>()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    #[default]
+    Max,
+    /// Gatys et al. found average pooling gives slightly smoother results.
+    Avg,
+}
+
+/// How convolutions see past the image border.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Border {
+    #[default]
+    Zero,
+    /// Wrap around: the network sees the image as a torus, so what it optimises tiles.
+    Circular,
+}
+
+#[derive(Config, Debug)]
+pub struct Vgg19Config {
+    #[config(default = "Pooling::Max")]
+    pub pooling: Pooling,
+    #[config(default = "Border::Zero")]
+    pub border: Border,
+}
+
+/// The convolutions the weights file holds, in order.
+#[derive(Module, Debug)]
+pub struct Vgg19Convs {
+    pub convs: Vec<Conv2d>,
+}
+
+#[derive(Debug)]
+pub struct Vgg19 {
+    pub net: Vgg19Convs,
+    pub config: Vgg19Config,
+    source: PathBuf,
+}
+
+/// Wrap-around padding by one pixel on each side (slices and concatenation, so gradients
+/// flow through it).
+fn pad_circular(x: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let x = Tensor::cat(
+        vec![
+            x.clone().slice(s![.., .., h - 1..h, ..]),
+            x.clone(),
+            x.slice(s![.., .., 0..1, ..]),
+        ],
+        2,
+    );
+    Tensor::cat(
+        vec![
+            x.clone().slice(s![.., .., .., w - 1..w]),
+            x.clone(),
+            x.slice(s![.., .., .., 0..1]),
+        ],
+        3,
+    )
+}
+
+impl Vgg19Config {
+    /// Load the convolutions from a torchvision-layout file (safetensors or `.pth`). The file
+    /// may stop early, but the layers it has must be a prefix of VGG19 with the right shapes.
+    pub fn load(&self, path: &Path, device: &Device) -> Result<Vgg19> {
+        let file = TensorFile::open(path)?;
+        let bad = |reason: String| AtelierError::BadModel {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let present = (0..N_CONVS)
+            .take_while(|&i| {
+                file.shape(&format!("features.{}.weight", feature_index(i)))
+                    .is_some()
+            })
+            .count();
+        if present == 0 {
+            return Err(bad(
+                "no VGG19 convolutions in it (expected torchvision names features.0.weight, \
+                 features.2.weight, ...)"
+                    .into(),
+            ));
+        }
+        if let Some(i) = (present..N_CONVS).find(|&i| {
+            file.shape(&format!("features.{}.weight", feature_index(i)))
+                .is_some()
+        }) {
+            return Err(bad(format!(
+                "it holds {} but not {}: a VGG19 file must hold the layers in order",
+                VggLayer {
+                    conv: i,
+                    relu: false
+                },
+                VggLayer {
+                    conv: present,
+                    relu: false
+                },
+            )));
+        }
+        let mut convs = Vec::with_capacity(present);
+        for i in 0..present {
+            let shape = conv_shape(i);
+            let name = format!("features.{}", feature_index(i));
+            let w = file.read_f32(&format!("{name}.weight"), &shape)?;
+            let b = file.read_f32(&format!("{name}.bias"), &shape[..1])?;
+            let mut conv = Conv2dConfig::new([shape[1], shape[0]], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(device);
+            conv.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, shape), device));
+            conv.bias = Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(b, [shape[0]]),
+                device,
+            )));
+            convs.push(conv);
+        }
+        // A fixed feature extractor: gradients flow to the input, never to the weights.
+        let net = Vgg19Convs { convs }.no_grad();
+        Ok(Vgg19 {
+            net,
+            config: self.clone(),
+            source: path.to_path_buf(),
+        })
+    }
+}
+
+impl Vgg19 {
+    /// Layers this file can produce (conv and relu of each conv it holds).
+    pub fn available(&self) -> Vec<VggLayer> {
+        (0..self.net.convs.len())
+            .flat_map(|conv| {
+                [
+                    VggLayer { conv, relu: false },
+                    VggLayer { conv, relu: true },
+                ]
+            })
+            .collect()
+    }
+
+    pub fn has(&self, layer: VggLayer) -> bool {
+        layer.conv < self.net.convs.len()
+    }
+
+    /// Whether the file holds the whole network (conv5_4).
+    pub fn is_full(&self) -> bool {
+        self.net.convs.len() == N_CONVS
+    }
+
+    /// The device the weights live on (load on an autodiff device to optimise images).
+    pub fn device(&self) -> Device {
+        self.net.convs[0].weight.val().device()
+    }
+
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// Fail with a clear message unless every layer in `layers` is available.
+    pub fn check(&self, layers: &[VggLayer]) -> Result<()> {
+        match layers.iter().find(|l| !self.has(**l)) {
+            None => Ok(()),
+            Some(l) => Err(AtelierError::BadModel {
+                path: self.source.clone(),
+                reason: format!(
+                    "layer {l} was requested but this VGG19 file stops at {}; its layers: \
+                     {}. Use the full VGG19 (--vgg or ATELIER_VGG; downloaded from the hub when \
+                     online) or choose layers from that list",
+                    VggLayer {
+                        conv: self.net.convs.len() - 1,
+                        relu: true
+                    },
+                    self.available()
+                        .iter()
+                        .map(|l| l.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
+        }
+    }
+
+    /// ImageNet normalisation of RGB in [0, 1].
+    fn normalize(x: Tensor<4>) -> Tensor<4> {
+        let device = x.device();
+        let mean = Tensor::<1>::from_floats(MEAN, &device).reshape([1, 3, 1, 1]);
+        let std = Tensor::<1>::from_floats(STD, &device).reshape([1, 3, 1, 1]);
+        (x - mean) / std
+    }
+
+    /// Activations at `layers` (any order, repeats allowed) for images [N, 3, H, W] in
+    /// [0, 1]. Runs only as deep as the deepest layer requested.
+    pub fn features(&self, x: Tensor<4>, layers: &[VggLayer]) -> Result<Vec<Tensor<4>>> {
+        self.check(layers)?;
+        let Some(deepest) = layers.iter().map(|l| l.conv).max() else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<Option<Tensor<4>>> = vec![None; layers.len()];
+        let mut h = Self::normalize(x);
+        for (i, conv) in self.net.convs.iter().enumerate().take(deepest + 1) {
+            let (b, k) = block_of(i);
+            if k == 0 && b > 0 {
+                h = self.pool(h);
+            }
+            let pre = match self.config.border {
+                Border::Zero => conv.forward(h),
+                Border::Circular => conv2d(
+                    pad_circular(h),
+                    conv.weight.val(),
+                    conv.bias.as_ref().map(|b| b.val()),
+                    ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+                ),
+            };
+            for (slot, l) in out.iter_mut().zip(layers) {
+                if l.conv == i && !l.relu {
+                    *slot = Some(pre.clone());
+                }
+            }
+            h = relu(pre);
+            for (slot, l) in out.iter_mut().zip(layers) {
+                if l.conv == i && l.relu {
+                    *slot = Some(h.clone());
+                }
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|t| t.expect("every layer visited"))
+            .collect())
+    }
+
+    fn pool(&self, x: Tensor<4>) -> Tensor<4> {
+        match self.config.pooling {
+            Pooling::Max => max_pool2d(x, MaxPoolOptions::new([2, 2]).with_stride([2, 2])),
+            Pooling::Avg => avg_pool2d(x, AvgPoolOptions::new([2, 2]).with_stride([2, 2])),
+        }
+    }
+}
+
+/// A VGG19 file holding the first `n_convs` convolutions with seeded random weights (He
+/// scale), for tests that must not depend on downloaded weights.
+#[cfg(test)]
+pub fn write_random_vgg(path: &Path, n_convs: usize, seed: u64) {
+    let mut rng = crate::util::rng::SeededRng::new(seed);
+    let mut tensors = Vec::new();
+    for i in 0..n_convs {
+        let shape = conv_shape(i);
+        let fan_in = (shape[1] * 9) as f32;
+        let w: Vec<f32> = rng
+            .normal_vec(shape.iter().product())
+            .into_iter()
+            .map(|v| v * (2.0 / fan_in).sqrt())
+            .collect();
+        let b: Vec<f32> = rng
+            .normal_vec(shape[0])
+            .into_iter()
+            .map(|v| v * 0.01)
+            .collect();
+        tensors.push((
+            format!("features.{}.weight", feature_index(i)),
+            shape.to_vec(),
+            w,
+        ));
+        tensors.push((
+            format!("features.{}.bias", feature_index(i)),
+            vec![shape[0]],
+            b,
+        ));
+    }
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(n, s, v)| (n, s, v.iter().flat_map(|x| x.to_le_bytes()).collect()))
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = bytes
+        .iter()
+        .map(|(n, s, b)| {
+            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                .expect("valid view");
+            (n.clone(), view)
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, path).expect("write test weights");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_truncated_file_knows_its_layers_and_names_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vgg.safetensors");
+        write_random_vgg(&path, 3, 1);
+        let vgg = Vgg19Config::new().load(&path, &Device::flex()).unwrap();
+        assert_eq!(vgg.net.convs.len(), 3);
+        assert!(vgg.has("relu2_1".parse().unwrap()) && !vgg.is_full());
+        let x = Tensor::<4>::zeros([1, 3, 16, 16], &Device::flex());
+        let f = vgg
+            .features(
+                x.clone(),
+                &["relu2_1".parse().unwrap(), "conv1_1".parse().unwrap()],
+            )
+            .unwrap();
+        assert_eq!(f[0].dims(), [1, 128, 8, 8]);
+        assert_eq!(f[1].dims(), [1, 64, 16, 16]);
+        let err = vgg
+            .features(x, &["relu4_1".parse().unwrap()])
+            .unwrap_err()
+            .to_string();
+        for part in ["relu4_1", "vgg.safetensors", "relu2_1", "conv1_2"] {
+            assert!(err.contains(part), "'{part}' missing from: {err}");
+        }
+    }
+
+    #[test]
+    fn files_that_are_not_vgg19_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.safetensors");
+        std::fs::write(&junk, b"definitely not weights").unwrap();
+        let err = Vgg19Config::new()
+            .load(&junk, &Device::flex())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("junk.safetensors"), "{err}");
+        // A file with the wrong tensors.
+        let other = dir.path().join("other.safetensors");
+        let data = vec![0u8; 16];
+        let view =
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4], &data).unwrap();
+        safetensors::serialize_to_file(vec![("fc.weight", view)], None, &other).unwrap();
+        let err = Vgg19Config::new()
+            .load(&other, &Device::flex())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no VGG19 convolutions"), "{err}");
+    }
+
+    #[test]
+    fn layer_names_round_trip_and_map_to_torchvision_indices() {
+        for conv in 0..N_CONVS {
+            for relu in [false, true] {
+                let l = VggLayer { conv, relu };
+                assert_eq!(l.to_string().parse::<VggLayer>().unwrap(), l);
+            }
+        }
+        let idx = |s: &str| feature_index(s.parse::<VggLayer>().unwrap().conv);
+        assert_eq!(idx("conv1_1"), 0);
+        assert_eq!(idx("conv2_1"), 5);
+        assert_eq!(idx("conv3_4"), 16);
+        assert_eq!(idx("conv4_1"), 19);
+        assert_eq!(idx("conv4_2"), 21);
+        assert_eq!(idx("conv5_1"), 28);
+        assert_eq!(idx("conv5_4"), 34);
+        assert_eq!(VggLayer::relu(4, 2), "relu4_2".parse().unwrap());
+        assert!("relu2_3".parse::<VggLayer>().is_err());
+        assert!("pool1".parse::<VggLayer>().is_err());
+        assert_eq!(conv_shape(8), [512, 256, 3, 3]);
+    }
+
+    #[test]
+    fn circular_padding_wraps() {
+        let d = Device::flex();
+        let x = Tensor::<1>::from_floats([1.0, 2.0, 3.0, 4.0], &d).reshape([1, 1, 2, 2]);
+        let p = pad_circular(x).into_data().try_to_vec::<f32>().unwrap();
+        // Rows: [4 3 4 3], [2 1 2 1], [4 3 4 3], [2 1 2 1].
+        assert_eq!(
+            p,
+            vec![
+                4., 3., 4., 3., 2., 1., 2., 1., 4., 3., 4., 3., 2., 1., 2., 1.
+            ]
+        );
+    }
+}

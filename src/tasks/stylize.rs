@@ -1,0 +1,716 @@
+//! Style transfer by optimisation (Gatys, Ecker & Bethge 2016): find an image whose VGG19
+//! features match a content photo and whose Gram matrices match one or more paintings.
+//!
+//! The same machinery synthesises textures ([`super::texture`]): Gram loss only, from noise.
+//! Large outputs go coarse to fine: optimise small, upsample, continue, which keeps the
+//! painting's strokes at a sensible scale and saves most of the iterations at full size.
+
+use burn::prelude::*;
+use image::{ImageBuffer, Rgb, RgbImage};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AtelierError, Result};
+use crate::imaging::color::{
+    combine_luma_chroma, luminance_image, match_histograms, matched_luminance,
+};
+use crate::imaging::io::{dims_for_long_side, resize_long_side};
+use crate::imaging::tensor::{Range, image_from_chw, push_chw};
+use crate::losses::{content_loss, gram_matrix, style_loss, tv_loss_with};
+use crate::models::vgg19::Border;
+use crate::models::vgg19::{Vgg19, VggLayer};
+use crate::optim::{Adam, Lbfgs, LbfgsConfig, Step};
+use crate::util::rng::SeededRng;
+
+/// Which VGG layers carry content and style, with a weight per style layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerChoice {
+    pub style: Vec<VggLayer>,
+    pub style_weights: Vec<f32>,
+    pub content: Vec<VggLayer>,
+}
+
+impl LayerChoice {
+    /// The defaults follow the network that was loaded: with the full VGG19 the classic
+    /// relu1_1..relu5_1 style and relu4_2 content; with a file that stops at conv3_4,
+    /// relu1_1, relu2_1, relu3_1 style and relu3_2 content.
+    pub fn defaults_for(vgg: &Vgg19) -> Self {
+        let (style, content) = if vgg.is_full() {
+            (
+                vec![
+                    VggLayer::relu(1, 1),
+                    VggLayer::relu(2, 1),
+                    VggLayer::relu(3, 1),
+                    VggLayer::relu(4, 1),
+                    VggLayer::relu(5, 1),
+                ],
+                vec![VggLayer::relu(4, 2)],
+            )
+        } else {
+            (
+                vec![
+                    VggLayer::relu(1, 1),
+                    VggLayer::relu(2, 1),
+                    VggLayer::relu(3, 1),
+                ],
+                vec![VggLayer::relu(3, 2)],
+            )
+        };
+        let style_weights = vec![1.0; style.len()];
+        Self {
+            style,
+            style_weights,
+            content,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    Content,
+    Random,
+    Style,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorMode {
+    /// Transfer style on luminance only, then put back the content's chroma.
+    Luminance,
+    /// Recolour the style images to the content's colour histogram first.
+    Histogram,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Lbfgs,
+    Adam,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LossWeights {
+    pub content: f32,
+    pub style: f32,
+    pub tv: f32,
+}
+
+/// How the image is optimised at each scale.
+#[derive(Clone, Debug)]
+pub struct OptimizeOptions {
+    pub method: Method,
+    /// Iterations at the coarsest scale; each finer scale gets half as many as the one
+    /// before (at least 1/4 of this), since it starts from an upsampled solution.
+    pub iters: usize,
+    /// Adam's learning rate (pixels are in [0, 1]).
+    pub lr: f64,
+    pub weights: LossWeights,
+}
+
+impl OptimizeOptions {
+    pub fn iters_at(&self, scale: usize) -> usize {
+        (self.iters >> scale).max(self.iters / 4).max(1)
+    }
+}
+
+/// The value of each loss term at one evaluation.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Terms {
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+    pub total: f64,
+}
+
+/// Where an optimisation is; passed to the observer after every iteration.
+pub struct Progress<'a> {
+    pub scale: usize,
+    pub n_scales: usize,
+    pub iter: usize,
+    pub iters: usize,
+    pub terms: Terms,
+    /// The current image, CHW in [0, 1], `width` x `height`.
+    pub pixels: &'a [f32],
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Progress<'_> {
+    pub fn image(&self) -> RgbImage {
+        image_from_chw(self.pixels, self.width, self.height, Range::Unit)
+    }
+}
+
+pub type Observer<'a> = dyn FnMut(&Progress) -> Result<()> + 'a;
+
+/// What the image must match at one scale.
+pub struct Targets {
+    pub content: Vec<Tensor<4>>,
+    pub grams: Vec<Tensor<3>>,
+}
+
+fn chw(img: &RgbImage) -> Vec<f32> {
+    let mut v = Vec::with_capacity((3 * img.width() * img.height()) as usize);
+    push_chw(img, Range::Unit, &mut v);
+    v
+}
+
+fn tensor(v: Vec<f32>, w: u32, h: u32, device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(v, [1, 3, h as usize, w as usize]), device)
+}
+
+/// Blended Gram targets: Σ_i b_i · G_l(style_i) per style layer.
+pub fn style_targets(
+    vgg: &Vgg19,
+    layers: &[VggLayer],
+    styles: &[(RgbImage, f32)],
+    device: &Device,
+) -> Result<Vec<Tensor<3>>> {
+    let mut grams: Option<Vec<Tensor<3>>> = None;
+    for (img, blend) in styles {
+        let feats = vgg.features(tensor(chw(img), img.width(), img.height(), device), layers)?;
+        let g: Vec<Tensor<3>> = feats
+            .into_iter()
+            .map(|f| gram_matrix(f).detach() * (*blend as f64))
+            .collect();
+        grams = Some(match grams {
+            None => g,
+            Some(acc) => acc.into_iter().zip(g).map(|(a, b)| a + b).collect(),
+        });
+    }
+    grams.ok_or_else(|| AtelierError::Config("at least one style image is needed".into()))
+}
+
+/// The objective at one scale: loss and its gradient with respect to the pixels.
+pub struct ImageObjective<'a> {
+    pub vgg: &'a Vgg19,
+    pub layers: &'a LayerChoice,
+    pub targets: &'a Targets,
+    pub weights: LossWeights,
+    pub width: u32,
+    pub height: u32,
+    /// An autodiff device.
+    pub device: Device,
+    pub last: Terms,
+}
+
+impl ImageObjective<'_> {
+    pub fn eval(&mut self, x: &[f32]) -> Result<(f64, Vec<f32>)> {
+        let img = tensor(x.to_vec(), self.width, self.height, &self.device).require_grad();
+        let wanted: Vec<VggLayer> = if self.weights.content > 0.0 {
+            self.layers
+                .style
+                .iter()
+                .chain(&self.layers.content)
+                .copied()
+                .collect()
+        } else {
+            self.layers.style.clone()
+        };
+        let mut feats = self.vgg.features(img.clone(), &wanted)?;
+        let content_feats = feats.split_off(self.layers.style.len());
+        let grams: Vec<Tensor<3>> = feats.into_iter().map(gram_matrix).collect();
+        let style = style_loss(&grams, &self.targets.grams, &self.layers.style_weights);
+        let mut total = style.clone() * self.weights.style as f64;
+        let mut terms = Terms {
+            style: style.into_scalar::<f32>() as f64,
+            ..Terms::default()
+        };
+        if self.weights.content > 0.0 {
+            let c = content_loss(&content_feats, &self.targets.content);
+            terms.content = c.clone().into_scalar::<f32>() as f64;
+            total = total + c * self.weights.content as f64;
+        }
+        if self.weights.tv > 0.0 {
+            let t = tv_loss_with(img.clone(), self.vgg.config.border == Border::Circular);
+            terms.tv = t.clone().into_scalar::<f32>() as f64;
+            total = total + t * self.weights.tv as f64;
+        }
+        terms.total = total.clone().into_scalar::<f32>() as f64;
+        let grads = total.backward();
+        let g = img
+            .grad(&grads)
+            .expect("the image requires a gradient")
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("float gradient");
+        self.last = terms;
+        Ok((terms.total, g))
+    }
+}
+
+/// Run `opts.iters_at(scale)` iterations from `x0`, reporting to `observe`.
+pub fn optimize(
+    objective: &mut ImageObjective,
+    x0: Vec<f32>,
+    opts: &OptimizeOptions,
+    scale: usize,
+    n_scales: usize,
+    observe: &mut Observer,
+) -> Result<Vec<f32>> {
+    enum Opt {
+        L(Lbfgs),
+        A(Adam),
+    }
+    impl Opt {
+        fn x(&self) -> &[f32] {
+            match self {
+                Opt::L(o) => o.x(),
+                Opt::A(o) => o.x(),
+            }
+        }
+    }
+    let iters = opts.iters_at(scale);
+    let (width, height) = (objective.width, objective.height);
+    // The terms of the latest evaluation; with L-BFGS that is the accepted point.
+    let last = std::cell::Cell::new(Terms::default());
+    let mut f = |x: &[f32]| {
+        let r = objective.eval(x)?;
+        last.set(objective.last);
+        Ok(r)
+    };
+    let mut opt = match opts.method {
+        Method::Lbfgs => Opt::L(Lbfgs::new(LbfgsConfig::default(), x0, &mut f)?),
+        Method::Adam => Opt::A(Adam::new(opts.lr, x0)),
+    };
+    for iter in 1..=iters {
+        let step = match &mut opt {
+            Opt::L(o) => o.step(&mut f)?,
+            Opt::A(o) => o.step(&mut f)?,
+        };
+        observe(&Progress {
+            scale,
+            n_scales,
+            iter,
+            iters,
+            terms: last.get(),
+            pixels: opt.x(),
+            width,
+            height,
+        })?;
+        if step == Step::Stalled {
+            tracing::info!("converged after {iter} iterations");
+            break;
+        }
+    }
+    Ok(opt.x().to_vec())
+}
+
+/// Resize CHW pixels in [0, 1] (bicubic), for moving a solution to the next scale.
+pub fn resize_chw(v: &[f32], w: u32, h: u32, nw: u32, nh: u32) -> Vec<f32> {
+    let plane = (w * h) as usize;
+    let img: ImageBuffer<Rgb<f32>, Vec<f32>> = ImageBuffer::from_fn(w, h, |x, y| {
+        let i = (y * w + x) as usize;
+        Rgb([v[i], v[plane + i], v[2 * plane + i]])
+    });
+    let r = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::CatmullRom);
+    let nplane = (nw * nh) as usize;
+    let mut out = vec![0f32; 3 * nplane];
+    for (i, p) in r.pixels().enumerate() {
+        for c in 0..3 {
+            out[c * nplane + i] = p.0[c];
+        }
+    }
+    out
+}
+
+/// Sizes of the coarse-to-fine pyramid ending at `(w, h)`, coarsest first: each level
+/// halves the one after it.
+pub fn pyramid(w: u32, h: u32, levels: usize) -> Vec<(u32, u32)> {
+    (0..levels.max(1))
+        .rev()
+        .map(|k| ((w >> k).max(16), (h >> k).max(16)))
+        .collect()
+}
+
+/// Default number of scales: one below 384 px, and one more per doubling above 256.
+pub fn default_scales(long_side: u32) -> usize {
+    let mut n = 1;
+    while long_side >> n >= 256 && long_side > 384 {
+        n += 1;
+    }
+    n
+}
+
+/// Bytes one objective evaluation needs at `w` x `h`: activations kept for the backward
+/// pass (conv output and ReLU output at each layer, plus the gradients of each), measured
+/// against Flex with a safety factor. Used to refuse sizes that cannot fit.
+pub fn estimate_bytes(deepest_conv: usize, w: u32, h: u32) -> u64 {
+    const BLOCKS: [usize; 5] = [2, 2, 4, 4, 4];
+    const WIDTHS: [u64; 5] = [64, 128, 256, 512, 512];
+    let mut floats = 0u64;
+    let mut conv = 0;
+    'outer: for (b, &n) in BLOCKS.iter().enumerate() {
+        let px = (w as u64 >> b) * (h as u64 >> b);
+        for _ in 0..n {
+            if conv > deepest_conv {
+                break 'outer;
+            }
+            floats += 2 * WIDTHS[b] * px;
+            conv += 1;
+        }
+    }
+    // Forward activations, their gradients, and working buffers.
+    floats * 4 * 3
+}
+
+/// Memory this machine can give now (Linux `MemAvailable`), if known.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Refuse a size whose estimated working memory exceeds `limit` (default: available memory).
+pub fn check_memory(deepest_conv: usize, w: u32, h: u32, limit: Option<u64>) -> Result<()> {
+    let need = estimate_bytes(deepest_conv, w, h);
+    if let Some(have) = limit.or_else(available_memory)
+        && need > have
+    {
+        return Err(AtelierError::Config(format!(
+            "a {w}x{h} optimisation needs about {:.1} GiB but only {:.1} GiB is available; \
+             use a smaller --size (memory grows with the pixel count)",
+            need as f64 / (1u64 << 30) as f64,
+            have as f64 / (1u64 << 30) as f64
+        )));
+    }
+    Ok(())
+}
+
+/// Everything a style transfer needs besides the images.
+#[derive(Clone, Debug)]
+pub struct StylizeOptions {
+    /// Long side of the output.
+    pub size: u32,
+    pub scales: usize,
+    pub init: Init,
+    pub preserve_color: Option<ColorMode>,
+    /// Style images are resized to this fraction of the output's long side.
+    pub style_scale: f32,
+    pub seed: u64,
+    pub optimize: OptimizeOptions,
+    pub memory_limit: Option<u64>,
+}
+
+/// Noise around mid-grey, seeded.
+pub fn noise_image(n: usize, seed: u64) -> Vec<f32> {
+    SeededRng::new(seed)
+        .normal_vec(n)
+        .into_iter()
+        .map(|z| (0.5 + 0.2 * z).clamp(0.0, 1.0))
+        .collect()
+}
+
+/// Stylise `content` with `styles` (image, blend weight). `observe` sees every iteration.
+pub fn stylize(
+    vgg: &Vgg19,
+    layers: &LayerChoice,
+    content: &RgbImage,
+    styles: &[(RgbImage, f32)],
+    opts: &StylizeOptions,
+    observe: &mut Observer,
+) -> Result<RgbImage> {
+    let all: Vec<VggLayer> = layers
+        .style
+        .iter()
+        .chain(&layers.content)
+        .copied()
+        .collect();
+    vgg.check(&all)?;
+    if styles.is_empty() {
+        return Err(AtelierError::Config(
+            "at least one style image is needed".into(),
+        ));
+    }
+    let (w, h) = dims_for_long_side(content.width(), content.height(), opts.size);
+    let deepest = all.iter().map(|l| l.conv).max().unwrap_or(0);
+    check_memory(deepest, w, h, opts.memory_limit)?;
+    let device = vgg.device();
+
+    // Colour preservation changes what the network sees.
+    let content_full = resize_long_side(content, opts.size);
+    let (content_seen, styles_seen): (RgbImage, Vec<(RgbImage, f32)>) = match opts.preserve_color {
+        None => (content_full.clone(), styles.to_vec()),
+        Some(ColorMode::Histogram) => (
+            content_full.clone(),
+            styles
+                .iter()
+                .map(|(s, b)| (match_histograms(s, &content_full), *b))
+                .collect(),
+        ),
+        Some(ColorMode::Luminance) => (
+            luminance_image(&content_full),
+            styles
+                .iter()
+                .map(|(s, b)| (matched_luminance(s, &content_full), *b))
+                .collect(),
+        ),
+    };
+
+    let sizes = pyramid(w, h, opts.scales);
+    let mut x: Option<(Vec<f32>, u32, u32)> = None;
+    for (k, &(sw, sh)) in sizes.iter().enumerate() {
+        let content_k =
+            image::imageops::resize(&content_seen, sw, sh, image::imageops::FilterType::Lanczos3);
+        let style_long = ((sw.max(sh) as f32) * opts.style_scale).round().max(16.0) as u32;
+        let styles_k: Vec<(RgbImage, f32)> = styles_seen
+            .iter()
+            .map(|(s, b)| (resize_long_side(s, style_long), *b))
+            .collect();
+        let targets = Targets {
+            content: vgg
+                .features(tensor(chw(&content_k), sw, sh, &device), &layers.content)?
+                .into_iter()
+                .map(|t| t.detach())
+                .collect(),
+            grams: style_targets(vgg, &layers.style, &styles_k, &device)?,
+        };
+        let x0 = match x.take() {
+            Some((v, pw, ph)) => resize_chw(&v, pw, ph, sw, sh),
+            None => match opts.init {
+                Init::Content => chw(&content_k),
+                Init::Random => noise_image((3 * sw * sh) as usize, opts.seed),
+                Init::Style => chw(&image::imageops::resize(
+                    &styles_k[0].0,
+                    sw,
+                    sh,
+                    image::imageops::FilterType::Lanczos3,
+                )),
+            },
+        };
+        let mut objective = ImageObjective {
+            vgg,
+            layers,
+            targets: &targets,
+            weights: opts.optimize.weights,
+            width: sw,
+            height: sh,
+            device: device.clone(),
+            last: Terms::default(),
+        };
+        let v = optimize(&mut objective, x0, &opts.optimize, k, sizes.len(), observe)?;
+        x = Some((v, sw, sh));
+    }
+    let (v, _, _) = x.expect("at least one scale");
+    let out = image_from_chw(&v, w, h, Range::Unit);
+    Ok(match opts.preserve_color {
+        Some(ColorMode::Luminance) => combine_luma_chroma(&out, &content_full),
+        _ => out,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::imaging::color::yuv_planes;
+    use crate::models::vgg19::{Vgg19Config, write_random_vgg};
+
+    /// A seeded random VGG19 holding conv1_1..conv2_1, on the autodiff CPU device.
+    pub fn random_vgg(border: Border) -> (tempfile::TempDir, Vgg19, LayerChoice) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vgg.safetensors");
+        write_random_vgg(&path, 3, 7);
+        let vgg = Vgg19Config::new()
+            .with_border(border)
+            .load(&path, &Device::flex().autodiff())
+            .unwrap();
+        let layers = LayerChoice {
+            style: vec![VggLayer::relu(1, 1), VggLayer::relu(2, 1)],
+            style_weights: vec![1.0, 1.0],
+            content: vec![VggLayer::relu(1, 2)],
+        };
+        (dir, vgg, layers)
+    }
+
+    /// Smooth colourful test pictures.
+    pub fn picture(w: u32, h: u32, phase: f32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+            let v = |k: f32| (127.0 + 120.0 * (6.0 * fx * k + 4.0 * fy + phase * k).sin()) as u8;
+            Rgb([v(1.0), v(1.7), v(2.3)])
+        })
+    }
+
+    fn objective_for<'a>(
+        vgg: &'a Vgg19,
+        layers: &'a LayerChoice,
+        targets: &'a Targets,
+        weights: LossWeights,
+        w: u32,
+        h: u32,
+    ) -> ImageObjective<'a> {
+        ImageObjective {
+            vgg,
+            layers,
+            targets,
+            weights,
+            width: w,
+            height: h,
+            device: vgg.device(),
+            last: Terms::default(),
+        }
+    }
+
+    #[test]
+    fn style_gradient_matches_finite_differences() {
+        let (_d, vgg, layers) = random_vgg(Border::Zero);
+        let dev = vgg.device();
+        let (w, h) = (16, 16);
+        let targets = Targets {
+            content: Vec::new(),
+            grams: style_targets(&vgg, &layers.style, &[(picture(16, 16, 1.0), 1.0)], &dev)
+                .unwrap(),
+        };
+        let weights = LossWeights {
+            content: 0.0,
+            style: 1.0,
+            tv: 0.0,
+        };
+        let mut obj = objective_for(&vgg, &layers, &targets, weights, w, h);
+        let x = noise_image(3 * 16 * 16, 3);
+        let (_, grad) = obj.eval(&x).unwrap();
+        let gmax = grad.iter().fold(0f32, |m, g| m.max(g.abs()));
+        assert!(gmax > 0.0);
+        let eps = 1e-2;
+        for &i in &[0usize, 17, 130, 256 + 77, 2 * 256 + 255] {
+            let mut xp = x.clone();
+            xp[i] += eps;
+            let mut xm = x.clone();
+            xm[i] -= eps;
+            let fd = (obj.eval(&xp).unwrap().0 - obj.eval(&xm).unwrap().0) / (2.0 * eps as f64);
+            let diff = (fd - grad[i] as f64).abs();
+            assert!(
+                diff <= 0.05 * gmax as f64 + 0.05 * grad[i].abs() as f64,
+                "pixel {i}: finite difference {fd}, gradient {}",
+                grad[i]
+            );
+        }
+    }
+
+    #[test]
+    fn lbfgs_lowers_the_style_transfer_loss() {
+        let (_d, vgg, layers) = random_vgg(Border::Zero);
+        let content = picture(24, 24, 0.0);
+        let style = picture(24, 24, 2.0);
+        let opts = StylizeOptions {
+            size: 24,
+            scales: 1,
+            init: Init::Content,
+            preserve_color: None,
+            style_scale: 1.0,
+            seed: 0,
+            optimize: OptimizeOptions {
+                method: Method::Lbfgs,
+                iters: 15,
+                lr: 0.02,
+                weights: LossWeights {
+                    content: 1.0,
+                    style: 1e3,
+                    tv: 0.0,
+                },
+            },
+            memory_limit: None,
+        };
+        let mut totals = Vec::new();
+        stylize(
+            &vgg,
+            &layers,
+            &content,
+            &[(style, 1.0)],
+            &opts,
+            &mut |p: &Progress| {
+                totals.push(p.terms.total);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(totals.windows(2).all(|w| w[1] <= w[0]), "{totals:?}");
+        assert!(totals.last().unwrap() < &(0.5 * totals[0]), "{totals:?}");
+    }
+
+    #[test]
+    fn luminance_transfer_keeps_the_content_chroma() {
+        let (_d, vgg, layers) = random_vgg(Border::Zero);
+        let content = picture(32, 32, 0.0);
+        // A style with very different colours.
+        let style = RgbImage::from_fn(32, 32, |x, y| Rgb([(x * 8) as u8, 255 - (y * 8) as u8, 40]));
+        let run = |mode| {
+            let opts = StylizeOptions {
+                size: 32,
+                scales: 1,
+                init: Init::Content,
+                preserve_color: mode,
+                style_scale: 1.0,
+                seed: 0,
+                optimize: OptimizeOptions {
+                    method: Method::Lbfgs,
+                    iters: 20,
+                    lr: 0.02,
+                    weights: LossWeights {
+                        content: 1.0,
+                        style: 1e4,
+                        tv: 0.0,
+                    },
+                },
+                memory_limit: None,
+            };
+            let out = stylize(
+                &vgg,
+                &layers,
+                &content,
+                &[(style.clone(), 1.0)],
+                &opts,
+                &mut |_| Ok(()),
+            )
+            .unwrap();
+            let (a, b) = (yuv_planes(&out), yuv_planes(&content));
+            let chroma: f32 = (1..3)
+                .map(|c| {
+                    a[c].iter()
+                        .zip(&b[c])
+                        .map(|(x, y)| (x - y).abs())
+                        .sum::<f32>()
+                })
+                .sum::<f32>()
+                / (2 * a[0].len()) as f32;
+            let luma = a[0]
+                .iter()
+                .zip(&b[0])
+                .map(|(x, y)| (x - y).abs())
+                .sum::<f32>()
+                / a[0].len() as f32;
+            (chroma, luma)
+        };
+        let (kept, luma_change) = run(Some(ColorMode::Luminance));
+        let (free, _) = run(None);
+        assert!(kept < 0.01, "chroma moved by {kept}");
+        assert!(
+            luma_change > 0.01,
+            "the luminance should be stylised, moved {luma_change}"
+        );
+        assert!(
+            free > 3.0 * kept.max(0.005),
+            "without preservation chroma moves: {free}"
+        );
+    }
+
+    #[test]
+    fn sizes_too_large_for_memory_are_refused_with_the_number() {
+        let err = check_memory(15, 8192, 8192, Some(8 << 30))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("GiB") && err.contains("8192x8192"), "{err}");
+        assert!(check_memory(7, 256, 256, Some(8 << 30)).is_ok());
+        assert_eq!(pyramid(512, 384, 2), vec![(256, 192), (512, 384)]);
+        assert_eq!(
+            (
+                default_scales(256),
+                default_scales(512),
+                default_scales(1024)
+            ),
+            (1, 2, 3)
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! Style transfer and texture synthesis against the shared truncated VGG19: the network
+//! itself, its layer bookkeeping, and the `stylize` / `texture` commands with their errors.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use atelier::models::vgg19::{Vgg19Config, VggLayer};
+use burn::prelude::*;
+
+fn shared_vgg() -> Option<PathBuf> {
+    common::shared_data("weights/vgg19-imagenet-conv1_1-to-conv3_4.safetensors")
+}
+
+#[test]
+fn conv1_1_matches_a_direct_convolution() {
+    let Some(path) = shared_vgg() else { return };
+    let device = Device::flex();
+    let vgg = Vgg19Config::new().load(&path, &device).unwrap();
+    assert_eq!(vgg.net.convs.len(), 8, "the shared file stops at conv3_4");
+
+    let bytes = std::fs::read(&path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let f32s = |name: &str| -> Vec<f32> {
+        st.tensor(name)
+            .unwrap()
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    let (w, b) = (f32s("features.0.weight"), f32s("features.0.bias"));
+
+    let (h, wd) = (6usize, 7usize);
+    let px: Vec<f32> = (0..3 * h * wd)
+        .map(|i| ((i * 37) % 101) as f32 / 100.0)
+        .collect();
+    let x = Tensor::<4>::from_data(TensorData::new(px.clone(), [1, 3, h, wd]), &device);
+    let conv = vgg.features(x, &["conv1_1".parse().unwrap()]).unwrap();
+    assert_eq!(conv[0].dims(), [1, 64, h, wd]);
+    let got = conv[0].clone().into_data().try_to_vec::<f32>().unwrap();
+
+    let (mean, std) = ([0.485f32, 0.456, 0.406], [0.229f32, 0.224, 0.225]);
+    let input = |c: usize, y: isize, x: isize| -> f32 {
+        if y < 0 || x < 0 || y >= h as isize || x >= wd as isize {
+            return 0.0; // zero padding happens after normalisation
+        }
+        (px[c * h * wd + y as usize * wd + x as usize] - mean[c]) / std[c]
+    };
+    for &(o, y, xx) in &[(0usize, 0usize, 0usize), (5, 2, 3), (63, 5, 6), (31, 3, 0)] {
+        let mut want = b[o] as f64;
+        for c in 0..3 {
+            for ky in 0..3 {
+                for kx in 0..3 {
+                    let wv = w[((o * 3 + c) * 3 + ky) * 3 + kx];
+                    want += wv as f64
+                        * input(
+                            c,
+                            y as isize + ky as isize - 1,
+                            xx as isize + kx as isize - 1,
+                        ) as f64;
+                }
+            }
+        }
+        let g = got[(o * h + y) * wd + xx] as f64;
+        assert!(
+            (g - want).abs() < 1e-4,
+            "channel {o} at ({y},{xx}): {g} vs {want}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_layer_names_the_file_the_layer_and_what_exists() {
+    let Some(path) = shared_vgg() else { return };
+    let vgg = Vgg19Config::new().load(&path, &Device::flex()).unwrap();
+    let x = Tensor::<4>::zeros([1, 3, 32, 32], &Device::flex());
+    let err = vgg
+        .features(x, &[VggLayer::relu(4, 1)])
+        .unwrap_err()
+        .to_string();
+    for part in [
+        "relu4_1",
+        "vgg19-imagenet-conv1_1-to-conv3_4.safetensors",
+        "relu3_4",
+        "conv1_1",
+    ] {
+        assert!(err.contains(part), "'{part}' missing from: {err}");
+    }
+}
+
+fn atelier(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(args)
+        .env("ATELIER_LOG", "error")
+        .output()
+        .expect("run atelier")
+}
+
+fn fails_with(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    assert!(err.contains(needle), "expected '{needle}' in: {err}");
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn stylize_and_texture_commands_end_to_end() {
+    let (Some(vgg), Some(data)) = (shared_vgg(), common::shared_data("photos")) else {
+        return;
+    };
+    let styles = data.parent().unwrap().join("styles");
+    let content = data.join("tubingen.jpg");
+    let starry = styles.join("vangogh_starry_night.jpg");
+    let wave = styles.join("hokusai_great_wave.jpg");
+    let style_list = format!("{},{}", s(&starry), s(&wave));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.png");
+    let base = |extra: &[&str]| {
+        let mut a = vec![
+            "stylize",
+            s(&content),
+            "--vgg",
+            s(&vgg),
+            "--size",
+            "64",
+            "--iters",
+            "4",
+            "-o",
+            s(&out),
+        ];
+        a.extend_from_slice(extra);
+        atelier(&a)
+    };
+
+    // Two styles blended, colour kept, intermediate saves.
+    let r = base(&[
+        "--style",
+        &style_list,
+        "--style-weights",
+        "0.7,0.3",
+        "--preserve-color",
+        "--save-every",
+        "2",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let img = image::open(&out).unwrap();
+    // tubingen is 4:3 landscape.
+    assert_eq!((img.width(), img.height()), (64, 48));
+    assert!(dir.path().join("out-s1-i0002.png").exists());
+
+    // Bad input: each a clear error.
+    fails_with(
+        &base(&["--style", &style_list, "--style-weights", "1"]),
+        "--style-weights has 1 values for 2 style images",
+    );
+    fails_with(
+        &atelier(&[
+            "stylize",
+            s(&content),
+            "--style",
+            s(&starry),
+            "--vgg",
+            "/nonexistent/vgg.pth",
+            "-o",
+            s(&out),
+        ]),
+        "/nonexistent/vgg.pth",
+    );
+    let corrupt = dir.path().join("corrupt.safetensors");
+    std::fs::write(&corrupt, b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage").unwrap();
+    fails_with(
+        &atelier(&[
+            "stylize",
+            s(&content),
+            "--style",
+            s(&starry),
+            "--vgg",
+            s(&corrupt),
+            "-o",
+            s(&out),
+        ]),
+        "corrupt.safetensors",
+    );
+    fails_with(
+        &base(&["--style", s(&starry), "--content-layers", "relu4_2"]),
+        "relu4_2",
+    );
+    fails_with(
+        &atelier(&[
+            "stylize",
+            s(&content),
+            "--style",
+            s(&starry),
+            "--vgg",
+            s(&vgg),
+            "--size",
+            "8000",
+            "--max-memory-gb",
+            "4",
+            "-o",
+            s(&out),
+        ]),
+        "GiB",
+    );
+    fails_with(
+        &base(&["--style", s(&starry), "--style-weight", "1e38"]),
+        "diverged",
+    );
+
+    // A tileable texture.
+    let tex = dir.path().join("tex.png");
+    let r = atelier(&[
+        "texture",
+        "--exemplar",
+        s(&wave),
+        "--vgg",
+        s(&vgg),
+        "--size",
+        "30x18",
+        "--tileable",
+        "--iters",
+        "3",
+        "-o",
+        s(&tex),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let t = image::open(&tex).unwrap();
+    // Rounded up to a multiple of 4 (two poolings before relu3_1).
+    assert_eq!((t.width(), t.height()), (32, 20));
+}
