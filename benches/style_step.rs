@@ -51,15 +51,14 @@ fn main() {
         let style_img = image::RgbImage::from_fn(size, size, |x, y| {
             image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
         });
-        let targets = Targets {
-            content: vgg
-                .features(px(1), &layers.content)
+        let targets = Targets::new(
+            vgg.features(px(1), &layers.content)
                 .unwrap()
                 .into_iter()
                 .map(|t| t.detach())
                 .collect(),
-            grams: style_targets(&vgg, &layers.style, &[(style_img, 1.0)], &device).unwrap(),
-        };
+            style_targets(&vgg, &layers.style, &[(style_img, 1.0)], &device).unwrap(),
+        );
         let mut obj = ImageObjective {
             vgg: &vgg,
             layers: &layers,

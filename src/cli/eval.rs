@@ -1,17 +1,27 @@
-//! `atelier eval fid|kid`: distribution metrics between a folder of real images and a folder
-//! of generated ones, or a generator model's samples.
+//! `atelier eval fid|kid|pair|style`: distribution metrics between a folder of real images
+//! and a folder of generated ones (or a generator's samples); paired metrics against ground
+//! truth; style-transfer scores.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
+use crate::data::paired::match_by_name;
+use crate::data::{FolderOptions, ImageFolder};
 use crate::device::{DeviceChoice, select};
+use crate::imaging::{LoadOptions, load_rgb};
 use crate::metrics::features::{FeatureExtractor, locate_weights};
 use crate::metrics::fid::{FeatureStats, frechet_distance};
 use crate::metrics::kid::kid;
+use crate::metrics::paired::score_pairs;
+use crate::metrics::style::{
+    art_fid, gram_distance, perceptual_distance, score_layers, style_grams,
+};
 use crate::models::inception::FEATURE_DIM;
+use crate::models::vgg19::Vgg19Config;
 use crate::tasks::generate::LoadedGenerator;
+use crate::weights::VGG19;
 
 #[derive(Subcommand, Debug)]
 pub enum EvalCommand {
@@ -19,6 +29,43 @@ pub enum EvalCommand {
     Fid(DistArgs),
     /// Kernel Inception Distance, mean ± std over subsets (lower is better).
     Kid(DistArgs),
+    /// SSIM, PSNR and L1 between images matched by name (restoration, translation).
+    Pair(PairArgs),
+    /// Style transfer: content kept, style matched, and an ArtFID-like score.
+    Style(StyleArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PairArgs {
+    /// Ground-truth images.
+    #[arg(long = "ref")]
+    pub reference: PathBuf,
+    /// Outputs, named like their references (any extension).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StyleArgs {
+    /// Content photos.
+    #[arg(long)]
+    pub content: PathBuf,
+    /// Style image(s): a file or a folder (the style set).
+    #[arg(long)]
+    pub style: PathBuf,
+    /// Stylised images, named like their content photos.
+    #[arg(long)]
+    pub stylized: PathBuf,
+    /// VGG19 weights (see `atelier stylize --help`).
+    #[arg(long)]
+    pub vgg: Option<PathBuf>,
+    /// InceptionV3 FID weights, for the FID/ArtFID part.
+    #[arg(long)]
+    pub inception: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -53,10 +100,128 @@ pub struct DistArgs {
     pub json: bool,
 }
 
+/// Print one result object as JSON or as a two-column table.
+fn report(result: &serde_json::Value, json: bool) {
+    if json {
+        println!("{result}");
+        return;
+    }
+    if let Some(obj) = result.as_object() {
+        for (k, v) in obj {
+            let shown = match v.as_f64() {
+                Some(f) if v.is_f64() => format!("{f:.4}"),
+                _ => v
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string()),
+            };
+            println!("{k:<18} {shown}");
+        }
+    }
+}
+
+/// JSON has no infinity: say it in words.
+fn number(v: f64) -> serde_json::Value {
+    if v.is_finite() {
+        serde_json::json!(v)
+    } else {
+        serde_json::json!("inf")
+    }
+}
+
+fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<image::RgbImage>> {
+    paths
+        .iter()
+        .map(|p| Ok(load_rgb(p, &LoadOptions::default())?))
+        .collect()
+}
+
+fn run_pair(a: PairArgs) -> anyhow::Result<()> {
+    let pairs = match_by_name(&a.reference, &a.out)?;
+    let mut images = Vec::with_capacity(pairs.len());
+    for (r, o) in &pairs {
+        let (ri, oi) = (
+            load_rgb(r, &LoadOptions::default())?,
+            load_rgb(o, &LoadOptions::default())?,
+        );
+        anyhow::ensure!(
+            ri.dimensions() == oi.dimensions(),
+            "{} is {:?} but its reference {} is {:?}",
+            o.display(),
+            oi.dimensions(),
+            r.display(),
+            ri.dimensions()
+        );
+        images.push((ri, oi));
+    }
+    let s = score_pairs(&images)?;
+    report(
+        &serde_json::json!({"metric": "pair", "n": s.n, "ssim": s.ssim, "psnr_db": number(s.psnr),
+            "l1": s.l1, "identical": s.identical}),
+        a.json,
+    );
+    Ok(())
+}
+
+fn run_style(a: StyleArgs, device: DeviceChoice) -> anyhow::Result<()> {
+    let pairs = match_by_name(&a.content, &a.stylized)?;
+    let style_files: Vec<PathBuf> = if a.style.is_dir() {
+        ImageFolder::open(&a.style, &FolderOptions::default())?
+            .items
+            .into_iter()
+            .map(|i| i.0)
+            .collect()
+    } else {
+        vec![a.style.clone()]
+    };
+    let styles = load_all(&style_files)?;
+    let device = select(device)?;
+    let vgg = Vgg19Config::new().load(&VGG19.locate(a.vgg.as_deref())?, &device)?;
+    let (mut content_d, mut gram_d) = (0.0, 0.0);
+    let mut stylized = Vec::with_capacity(pairs.len());
+    for (c, s) in &pairs {
+        let (ci, si) = (
+            load_rgb(c, &LoadOptions::default())?,
+            load_rgb(s, &LoadOptions::default())?,
+        );
+        content_d += perceptual_distance(&vgg, &si, &ci)?;
+        let grams = style_grams(&vgg, &styles, si.width().max(si.height()))?;
+        gram_d += gram_distance(&vgg, &si, &grams)?;
+        stylized.push(si);
+    }
+    let n = pairs.len() as f64;
+    let (content_d, gram_d) = (content_d / n, gram_d / n);
+    // FID needs at least two images on each side to have a covariance.
+    let fid = if stylized.len() >= 2 && styles.len() >= 2 {
+        let (weights, spec) = locate_weights(a.inception.as_deref())?;
+        let fx = FeatureExtractor::new(&weights, &spec, &device)?;
+        let f1 = FeatureStats::from_features(&fx.features(&stylized), FEATURE_DIM)?;
+        let f2 = FeatureStats::from_features(&fx.features(&styles), FEATURE_DIM)?;
+        Some(frechet_distance(&f1, &f2)?)
+    } else {
+        None
+    };
+    report(
+        &serde_json::json!({
+            "metric": "style", "n": pairs.len(), "n_style": styles.len(),
+            "content_distance": content_d, "gram_distance": gram_d,
+            "fid_to_style": fid, "art_fid": fid.map(|f| art_fid(content_d, f)),
+            "vgg_layers": score_layers(&vgg).iter().map(|l| l.to_string()).collect::<Vec<_>>().join(","),
+        }),
+        a.json,
+    );
+    if fid.is_none() && !a.json {
+        eprintln!("(FID and ArtFID need at least two stylised and two style images)");
+    }
+    Ok(())
+}
+
 pub fn run(cmd: EvalCommand, device: DeviceChoice) -> anyhow::Result<()> {
     let (is_fid, a) = match cmd {
         EvalCommand::Fid(a) => (true, a),
         EvalCommand::Kid(a) => (false, a),
+        EvalCommand::Pair(a) => return run_pair(a),
+        EvalCommand::Style(a) => return run_style(a, device),
     };
     let device = select(device)?;
     let (weights, spec) = locate_weights(a.inception.as_deref())?;

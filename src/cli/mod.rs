@@ -40,7 +40,7 @@ pub enum Command {
     Stylize(stylize::StylizeArgs),
     /// Texture synthesis from an exemplar image, optionally tileable.
     Texture(texture::TextureArgs),
-    /// Evaluate: FID and KID with the standard InceptionV3.
+    /// Evaluate: FID and KID (InceptionV3), SSIM/PSNR/L1 of pairs, style-transfer scores.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
 }

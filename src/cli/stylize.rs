@@ -36,8 +36,9 @@ pub struct OptimArgs {
     pub lr: f64,
     #[arg(long, default_value_t = 1.0)]
     pub content_weight: f32,
-    /// Style strength.
-    #[arg(long, default_value_t = 1e4)]
+    /// Style strength. Each loss is measured relative to its target's magnitude, so the
+    /// weights mean the same with any VGG19 file.
+    #[arg(long, default_value_t = 100.0)]
     pub style_weight: f32,
     /// Total-variation smoothing.
     #[arg(long, default_value_t = 10.0)]

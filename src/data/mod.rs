@@ -2,6 +2,7 @@
 
 pub mod folder;
 pub mod loader;
+pub mod paired;
 
 pub use folder::{FolderOptions, ImageFolder};
 pub use loader::{Batch, BatchLoader, LoaderConfig};

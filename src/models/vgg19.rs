@@ -441,6 +441,36 @@ mod tests {
     }
 
     #[test]
+    fn loads_a_pytorch_state_dict() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vgg19-conv1_1-pattern.pth");
+        let file = TensorFile::open(&path).unwrap();
+        let w = file.read_f32("features.0.weight", &[64, 3, 3, 3]).unwrap();
+        assert!(
+            w.iter()
+                .enumerate()
+                .all(|(i, &v)| (v - ((i % 17) as f32 / 17.0 - 0.5)).abs() < 1e-6)
+        );
+        let vgg = Vgg19Config::new().load(&path, &Device::flex()).unwrap();
+        assert_eq!(vgg.net.convs.len(), 1);
+        let b = vgg.net.convs[0]
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_eq!(b[..6], [0.0, 0.1, 0.2, 0.3, 0.4, 0.0]);
+        // Wrong shape for the layer it claims to be.
+        let err = file
+            .read_f32("features.0.weight", &[64, 3, 5, 5])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("shape"), "{err}");
+    }
+
+    #[test]
     fn files_that_are_not_vgg19_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let junk = dir.path().join("junk.safetensors");

@@ -47,7 +47,10 @@ impl Adam {
         let (b1, b2) = self.betas;
         let c1 = 1.0 - b1.powi(self.t);
         let c2 = 1.0 - b2.powi(self.t);
-        let state = self.x.iter_mut().zip(self.m.iter_mut().zip(self.v.iter_mut()));
+        let state = self
+            .x
+            .iter_mut()
+            .zip(self.m.iter_mut().zip(self.v.iter_mut()));
         for ((x, (m, v)), &g) in state.zip(&grad) {
             let g = g as f64;
             *m = b1 * *m + (1.0 - b1) * g;

@@ -144,9 +144,39 @@ impl Progress<'_> {
 pub type Observer<'a> = dyn FnMut(&Progress) -> Result<()> + 'a;
 
 /// What the image must match at one scale.
+///
+/// Each layer's loss is divided by its target's own magnitude (‖A_l‖² for a Gram matrix,
+/// the mean square for content features), so every term starts on the order of 1 and the
+/// user's weights mean the same with any VGG19 file: the shared file, exported from Caffe,
+/// has activations about 50x larger than torchvision's and Gram matrices 10⁴-10⁵x larger.
 pub struct Targets {
     pub content: Vec<Tensor<4>>,
     pub grams: Vec<Tensor<3>>,
+    content_norm: Vec<f32>,
+    style_norm: Vec<f32>,
+}
+
+impl Targets {
+    pub fn new(content: Vec<Tensor<4>>, grams: Vec<Tensor<3>>) -> Self {
+        let inv = |sq: f32| 1.0 / sq.max(1e-12);
+        let content_norm = content
+            .iter()
+            .map(|t| inv((t.clone() * t.clone()).mean().into_scalar::<f32>()))
+            .collect();
+        let style_norm = grams
+            .iter()
+            .map(|g| {
+                let n = g.dims()[0] as f32;
+                inv((g.clone() * g.clone()).sum().into_scalar::<f32>() / n)
+            })
+            .collect();
+        Self {
+            content,
+            grams,
+            content_norm,
+            style_norm,
+        }
+    }
 }
 
 fn chw(img: &RgbImage) -> Vec<f32> {
@@ -210,14 +240,29 @@ impl ImageObjective<'_> {
         let mut feats = self.vgg.features(img.clone(), &wanted)?;
         let content_feats = feats.split_off(self.layers.style.len());
         let grams: Vec<Tensor<3>> = feats.into_iter().map(gram_matrix).collect();
-        let style = style_loss(&grams, &self.targets.grams, &self.layers.style_weights);
+        let layer_weights: Vec<f32> = self
+            .layers
+            .style_weights
+            .iter()
+            .zip(&self.targets.style_norm)
+            .map(|(w, n)| w * n)
+            .collect();
+        let style = style_loss(&grams, &self.targets.grams, &layer_weights);
         let mut total = style.clone() * self.weights.style as f64;
         let mut terms = Terms {
             style: style.into_scalar::<f32>() as f64,
             ..Terms::default()
         };
         if self.weights.content > 0.0 {
-            let c = content_loss(&content_feats, &self.targets.content);
+            let per_layer: Vec<Tensor<1>> = content_feats
+                .iter()
+                .zip(&self.targets.content)
+                .zip(&self.targets.content_norm)
+                .map(|((f, t), &n)| {
+                    content_loss(std::slice::from_ref(f), std::slice::from_ref(t)) * n as f64
+                })
+                .collect();
+            let c = Tensor::cat(per_layer, 0).sum();
             terms.content = c.clone().into_scalar::<f32>() as f64;
             total = total + c * self.weights.content as f64;
         }
@@ -289,6 +334,18 @@ pub fn optimize(
             width,
             height,
         })?;
+        if iter == 1 || iter == iters || iter.is_multiple_of(50) {
+            let t = last.get();
+            tracing::info!(
+                "scale {}/{n_scales} iter {iter}/{iters}: content {:.4} style {:.4e} tv {:.4e} \
+                 total {:.4}",
+                scale + 1,
+                t.content,
+                t.style,
+                t.tv,
+                t.total
+            );
+        }
         if step == Step::Stalled {
             tracing::info!("converged after {iter} iterations");
             break;
@@ -459,14 +516,13 @@ pub fn stylize(
             .iter()
             .map(|(s, b)| (resize_long_side(s, style_long), *b))
             .collect();
-        let targets = Targets {
-            content: vgg
-                .features(tensor(chw(&content_k), sw, sh, &device), &layers.content)?
+        let targets = Targets::new(
+            vgg.features(tensor(chw(&content_k), sw, sh, &device), &layers.content)?
                 .into_iter()
                 .map(|t| t.detach())
                 .collect(),
-            grams: style_targets(vgg, &layers.style, &styles_k, &device)?,
-        };
+            style_targets(vgg, &layers.style, &styles_k, &device)?,
+        );
         let x0 = match x.take() {
             Some((v, pw, ph)) => resize_chw(&v, pw, ph, sw, sh),
             None => match opts.init {
@@ -558,11 +614,10 @@ pub(crate) mod tests {
         let (_d, vgg, layers) = random_vgg(Border::Zero);
         let dev = vgg.device();
         let (w, h) = (16, 16);
-        let targets = Targets {
-            content: Vec::new(),
-            grams: style_targets(&vgg, &layers.style, &[(picture(16, 16, 1.0), 1.0)], &dev)
-                .unwrap(),
-        };
+        let targets = Targets::new(
+            Vec::new(),
+            style_targets(&vgg, &layers.style, &[(picture(16, 16, 1.0), 1.0)], &dev).unwrap(),
+        );
         let weights = LossWeights {
             content: 0.0,
             style: 1.0,

@@ -49,10 +49,10 @@ pub fn synthesize(
     let deepest = layers.style.iter().map(|l| l.conv).max().unwrap_or(0);
     check_memory(deepest, w, h, opts.memory_limit)?;
     let device = vgg.device();
-    let targets = Targets {
-        content: Vec::new(),
-        grams: style_targets(vgg, &layers.style, &[(exemplar.clone(), 1.0)], &device)?,
-    };
+    let targets = Targets::new(
+        Vec::new(),
+        style_targets(vgg, &layers.style, &[(exemplar.clone(), 1.0)], &device)?,
+    );
     // Texture has no content term.
     let weights = LossWeights {
         content: 0.0,
