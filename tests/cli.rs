@@ -271,3 +271,95 @@ fn bad_input_gives_clear_errors() {
         "--n",
     );
 }
+
+#[test]
+fn fid_during_training_logs_plots_and_keeps_the_best_generator() {
+    let Some(weights) = common::shared_data("weights/inception-v3-fid.safetensors") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::class_folder(&data, &[[200, 50, 50], [50, 50, 200]], 4, 40);
+    let run = tmp.path().join("run");
+    let fid_flags = |steps: &'static str| {
+        vec![
+            "--steps",
+            steps,
+            "--checkpoint-every",
+            "2",
+            "--fid-every",
+            "2",
+            "--fid-samples",
+            "4",
+            "--inception",
+            p(&weights),
+        ]
+    };
+    // ATELIER_CACHE keeps the reference statistics out of the user's cache.
+    let run_with = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_atelier"))
+            .args(args)
+            .env("ATELIER_LOG", "error")
+            .env("ATELIER_CACHE", tmp.path().join("cache"))
+            .output()
+            .unwrap()
+    };
+    let mut first = vec![
+        "train",
+        "gan",
+        "--data",
+        p(&data),
+        "--out",
+        p(&run),
+        "--size",
+        "32",
+        "--width",
+        "8",
+        "--z-dim",
+        "16",
+        "--batch-size",
+        "4",
+        "--quiet",
+    ];
+    first.extend(fid_flags("4"));
+    ok(&run_with(&first));
+    let history = |run: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(run.join("fid.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let h = history(&run);
+    assert_eq!(
+        h.iter()
+            .map(|v| v["step"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![2, 4]
+    );
+    assert!(h.iter().all(|v| v["fid"].as_f64().unwrap() > 0.0));
+    assert!(run.join("fid.png").exists());
+    let best: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("best-fid.json")).unwrap()).unwrap();
+    let min = h
+        .iter()
+        .map(|v| v["fid"].as_f64().unwrap())
+        .fold(f64::MAX, f64::min);
+    assert_eq!(best["fid"].as_f64().unwrap(), min);
+    // The best generator is a usable model.
+    let grid = tmp.path().join("best.png");
+    ok(&atelier(&[
+        "generate",
+        "--model",
+        p(&run.join("best-fid.safetensors")),
+        "--n",
+        "2",
+        "--grid",
+        p(&grid),
+    ]));
+    // Resuming continues the history.
+    let mut more = vec!["train", "gan", "--resume", p(&run), "--quiet"];
+    more.extend(["--steps", "6"]);
+    ok(&run_with(&more));
+    assert_eq!(history(&run).len(), 3);
+}

@@ -10,9 +10,11 @@ use crate::data::loader::default_workers;
 use crate::data::{BatchLoader, FolderOptions, ImageFolder, LoaderConfig};
 use crate::device::{DeviceChoice, select};
 use crate::losses::GanLoss;
+use crate::metrics::features::{FeatureExtractor, locate_weights};
 use crate::models::{DNorm, DiscriminatorConfig, GeneratorConfig};
 use crate::recipes::dcgan::DcganRecipe;
 use crate::train::engine::RunOptions;
+use crate::train::fid_monitor::FidSettings;
 use crate::train::{LrSchedule, TrainConfig, train};
 use crate::util::atomic::write_atomic;
 
@@ -119,6 +121,31 @@ pub struct GanArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Measure FID every N steps (0: never) and keep the best generator as
+    /// best-fid.safetensors; values go to fid.jsonl and fid.png.
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub fid_every: u64,
+    /// Generated images per FID measurement.
+    #[arg(long, default_value_t = 1000)]
+    #[serde(default = "default_fid_samples")]
+    pub fid_samples: usize,
+    /// Real images for FID (default: --data); their statistics are cached.
+    #[arg(long)]
+    #[serde(default)]
+    pub fid_real: Option<PathBuf>,
+    /// Use at most this many real images for the FID reference.
+    #[arg(long)]
+    #[serde(default)]
+    pub fid_max_real: Option<usize>,
+    /// InceptionV3 FID weights (see `atelier eval fid --help`).
+    #[arg(long)]
+    #[serde(default)]
+    pub inception: Option<PathBuf>,
+}
+
+fn default_fid_samples() -> usize {
+    1000
 }
 
 const RUN_ARGS: &str = "run.json";
@@ -276,11 +303,30 @@ pub fn train_gan(
         seed: args.seed,
         workers: args.workers.unwrap_or_else(default_workers),
     };
+    let fid = if args.fid_every > 0 {
+        anyhow::ensure!(args.fid_samples >= 2, "--fid-samples must be at least 2");
+        let (weights, spec) = locate_weights(args.inception.as_deref())?;
+        let extractor = FeatureExtractor::new(&weights, &spec, &base)?;
+        let real_dir = args.fid_real.clone().unwrap_or_else(|| data.clone());
+        let real = extractor
+            .folder_stats(&real_dir, args.fid_max_real)
+            .context("FID reference statistics")?;
+        Some(FidSettings {
+            every: args.fid_every,
+            samples: args.fid_samples,
+            extractor,
+            real,
+            seed: args.seed.wrapping_add(4321),
+        })
+    } else {
+        None
+    };
     let opts = RunOptions {
         run_dir: run_dir.to_path_buf(),
         resume,
         progress: !args.quiet,
         stop_after,
+        fid,
     };
     let seed = args.seed;
     let outcome = train(

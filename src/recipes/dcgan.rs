@@ -12,7 +12,7 @@ use crate::losses::adversarial::{
 };
 use crate::models::model_file::{ModelMeta, save_model};
 use crate::models::{Discriminator, Generator, GeneratorConfig};
-use crate::tasks::generate::{GENERATOR_KIND, sample_sheet};
+use crate::tasks::generate::{GENERATOR_KIND, sample_sheet, seeded_images};
 use crate::train::{GanRecipe, StepLosses};
 use crate::util::rng::SeededRng;
 
@@ -135,6 +135,16 @@ impl GanRecipe for DcganRecipe {
             n_classes,
             self.sample_count,
             self.sample_seed,
+            &self.device.clone().without_autodiff(),
+        ))
+    }
+
+    fn fid_samples(&self, g: &Generator, n: usize, seed: u64) -> Result<Vec<image::RgbImage>> {
+        Ok(seeded_images(
+            g,
+            &self.g_config,
+            n,
+            seed,
             &self.device.clone().without_autodiff(),
         ))
     }

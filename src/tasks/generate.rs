@@ -113,25 +113,13 @@ impl LoadedGenerator {
     }
 
     fn render(&self, z: Vec<f32>, labels: Option<Vec<i64>>) -> Vec<RgbImage> {
-        let zd = self.config.z_dim;
-        let n = z.len() / zd;
-        let mut out = Vec::with_capacity(n);
-        // Chunks bound memory for large --n.
-        for start in (0..n).step_by(64) {
-            let m = (n - start).min(64);
-            let zt = Tensor::from_data(
-                TensorData::new(z[start * zd..(start + m) * zd].to_vec(), [m, zd]),
-                &self.device,
-            );
-            let lt = labels.as_ref().map(|l| {
-                Tensor::from_data(
-                    TensorData::new(l[start..start + m].to_vec(), [m]),
-                    &self.device,
-                )
-            });
-            out.extend(tensor_to_images(self.g.forward(zt, lt), Range::Signed));
-        }
-        out
+        render_images(
+            &self.g,
+            self.config.z_dim,
+            &z,
+            labels.as_deref(),
+            &self.device,
+        )
     }
 
     /// `frames` images along the great circle between two random latents (slerp keeps
@@ -154,6 +142,43 @@ impl LoadedGenerator {
         let labels = (self.config.n_classes > 0).then(|| vec![class.unwrap_or(0) as i64; frames]);
         self.render(z, labels)
     }
+}
+
+/// Images from latents `z` (rows of `z_dim`) and optional labels, in chunks that bound
+/// memory for large counts.
+pub fn render_images(
+    g: &Generator,
+    z_dim: usize,
+    z: &[f32],
+    labels: Option<&[i64]>,
+    device: &Device,
+) -> Vec<RgbImage> {
+    let n = z.len() / z_dim;
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(64) {
+        let m = (n - start).min(64);
+        let zt = Tensor::from_data(
+            TensorData::new(z[start * z_dim..(start + m) * z_dim].to_vec(), [m, z_dim]),
+            device,
+        );
+        let lt = labels
+            .map(|l| Tensor::from_data(TensorData::new(l[start..start + m].to_vec(), [m]), device));
+        out.extend(tensor_to_images(g.forward(zt, lt), Range::Signed));
+    }
+    out
+}
+
+/// `n` images from seeded latents, classes cycling (what FID during training measures).
+pub fn seeded_images(
+    g: &Generator,
+    config: &GeneratorConfig,
+    n: usize,
+    seed: u64,
+    device: &Device,
+) -> Vec<RgbImage> {
+    let z = SeededRng::new(seed).normal_vec(n * config.z_dim);
+    let labels = labels_for(n, config.n_classes, None);
+    render_images(g, config.z_dim, &z, labels.as_deref(), device)
 }
 
 fn labels_for(n: usize, n_classes: usize, class: Option<usize>) -> Option<Vec<i64>> {

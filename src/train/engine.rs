@@ -68,6 +68,13 @@ pub trait GanRecipe {
     fn sample_sheet(&self, g: &Self::G) -> Result<image::RgbImage>;
     /// Write the averaged generator as a usable model file.
     fn export(&self, g: &Self::G, path: &Path) -> Result<()>;
+    /// `n` images from the generator for FID, from latents fixed by `seed`.
+    fn fid_samples(&self, g: &Self::G, n: usize, seed: u64) -> Result<Vec<image::RgbImage>> {
+        let _ = (g, n, seed);
+        Err(AtelierError::Config(
+            "this model cannot be measured with FID during training".into(),
+        ))
+    }
     /// The exported model's file name inside the run directory.
     fn model_file_name(&self) -> &'static str {
         "generator.safetensors"
@@ -92,6 +99,8 @@ pub struct RunOptions {
     /// Stop after this step as if killed (after its checkpoint, if one was due). Tests use
     /// it to check resume.
     pub stop_after: Option<u64>,
+    /// Measure FID every N steps and keep the best generator.
+    pub fid: Option<super::fid_monitor::FidSettings>,
 }
 
 fn scalar(t: Tensor<1>) -> f64 {
@@ -200,6 +209,11 @@ where
     let mut rng = SeededRng::from_state(&state.rng).map_err(AtelierError::Config)?;
     let mut stream = stream_at(state.batch_position)?;
     let mut log = RunLog::open(run, state.step)?;
+    let mut fid = opts
+        .fid
+        .as_ref()
+        .map(|f| super::fid_monitor::FidTracker::open(f, run, state.step))
+        .transpose()?;
     let config_json = serde_json::to_vec_pretty(cfg).expect("config serialises");
     write_atomic(&run.join("config.json"), &config_json)?;
 
@@ -290,6 +304,22 @@ where
             )?;
             crate::imaging::save_image(&sheet, &run.join("samples.png"))?;
             log.plot(&run.join("loss.png"))?;
+        }
+        if let Some(tracker) = &mut fid
+            && tracker.due(state.step, last)
+        {
+            let s = tracker.settings;
+            let images = recipe.fid_samples(&ema, s.samples, s.seed)?;
+            let (value, best) = tracker.record(state.step, &images)?;
+            bar.println(format!(
+                "step {}: FID {value:.2} ({} samples){}",
+                state.step,
+                s.samples,
+                if best { ", best so far" } else { "" }
+            ));
+            if best {
+                recipe.export(&ema, &tracker.best_model_path())?;
+            }
         }
         if state.step % cfg.checkpoint_every == 0 || last {
             if !all_finite(&g) || !all_finite(&d) {

@@ -68,18 +68,40 @@ impl RunLog {
 
     /// Draw D and G losses against the step into `out` (PNG, written atomically).
     pub fn plot(&self, out: &Path) -> Result<()> {
-        if self.rows.len() < 2 {
-            return Ok(());
-        }
-        let (w, h) = (800u32, 450u32);
-        let mut buf = vec![255u8; (w * h * 3) as usize];
-        draw(&self.rows, &mut buf, (w, h)).map_err(|e| AtelierError::Write {
-            path: out.to_path_buf(),
-            reason: format!("plotting failed: {e}"),
-        })?;
-        let img = image::RgbImage::from_raw(w, h, buf).expect("buffer size matches");
-        crate::imaging::save_image(&img, out)
+        let series = |f: fn(&MetricRow) -> f64| -> Vec<(u64, f64)> {
+            self.rows.iter().map(|r| (r.step, f(r))).collect()
+        };
+        plot_series(
+            out,
+            "GAN losses",
+            "loss",
+            &[
+                ("D loss", series(|r| r.d_loss), RED),
+                ("G loss", series(|r| r.g_loss), BLUE),
+            ],
+        )
     }
+}
+
+/// Line plot of named (step, value) series as a PNG; nothing is drawn with fewer than two
+/// points.
+pub fn plot_series(
+    out: &Path,
+    title: &str,
+    y_desc: &str,
+    series: &[(&str, Vec<(u64, f64)>, RGBColor)],
+) -> Result<()> {
+    if series.iter().all(|s| s.1.len() < 2) {
+        return Ok(());
+    }
+    let (w, h) = (800u32, 450u32);
+    let mut buf = vec![255u8; (w * h * 3) as usize];
+    draw(series, title, y_desc, &mut buf, (w, h)).map_err(|e| AtelierError::Write {
+        path: out.to_path_buf(),
+        reason: format!("plotting failed: {e}"),
+    })?;
+    let img = image::RgbImage::from_raw(w, h, buf).expect("buffer size matches");
+    crate::imaging::save_image(&img, out)
 }
 
 fn ensure_font() {
@@ -95,17 +117,30 @@ fn ensure_font() {
     });
 }
 
-fn draw(rows: &[MetricRow], buf: &mut [u8], size: (u32, u32)) -> std::result::Result<(), String> {
+type Series<'a> = (&'a str, Vec<(u64, f64)>, RGBColor);
+
+fn draw(
+    series: &[Series],
+    title: &str,
+    y_desc: &str,
+    buf: &mut [u8],
+    size: (u32, u32),
+) -> std::result::Result<(), String> {
     ensure_font();
     let root = BitMapBackend::with_buffer(buf, size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let x_max = rows.last().map(|r| r.step).unwrap_or(1).max(1);
+    let x_max = series
+        .iter()
+        .filter_map(|s| s.1.last().map(|p| p.0))
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
     let (mut lo, mut hi) = (f64::MAX, f64::MIN);
-    for r in rows {
-        for v in [finite(r.d_loss), finite(r.g_loss)] {
-            lo = lo.min(v);
-            hi = hi.max(v);
+    for (_, points, _) in series {
+        for &(_, v) in points {
+            lo = lo.min(finite(v));
+            hi = hi.max(finite(v));
         }
     }
     if hi - lo < 1e-6 {
@@ -113,7 +148,7 @@ fn draw(rows: &[MetricRow], buf: &mut [u8], size: (u32, u32)) -> std::result::Re
     }
     let pad = (hi - lo) * 0.05;
     let mut chart = ChartBuilder::on(&root)
-        .caption("GAN losses", ("sans-serif", 22))
+        .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
@@ -122,25 +157,20 @@ fn draw(rows: &[MetricRow], buf: &mut [u8], size: (u32, u32)) -> std::result::Re
     chart
         .configure_mesh()
         .x_desc("step")
-        .y_desc("loss")
+        .y_desc(y_desc)
         .draw()
         .map_err(|e| e.to_string())?;
-    chart
-        .draw_series(LineSeries::new(
-            rows.iter().map(|r| (r.step, finite(r.d_loss))),
-            &RED,
-        ))
-        .map_err(|e| e.to_string())?
-        .label("D loss")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
-    chart
-        .draw_series(LineSeries::new(
-            rows.iter().map(|r| (r.step, finite(r.g_loss))),
-            &BLUE,
-        ))
-        .map_err(|e| e.to_string())?
-        .label("G loss")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+    for (name, points, colour) in series {
+        let colour = *colour;
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().map(|&(x, y)| (x, finite(y))),
+                &colour,
+            ))
+            .map_err(|e| e.to_string())?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+    }
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
