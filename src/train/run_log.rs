@@ -89,7 +89,7 @@ pub fn plot_series(
     out: &Path,
     title: &str,
     y_desc: &str,
-    series: &[(&str, Vec<(u64, f64)>, RGBColor)],
+    series: &[Series],
 ) -> Result<()> {
     if series.iter().all(|s| s.1.len() < 2) {
         return Ok(());
@@ -117,7 +117,8 @@ fn ensure_font() {
     });
 }
 
-type Series<'a> = (&'a str, Vec<(u64, f64)>, RGBColor);
+/// A named line: (label, (step, value) points, colour).
+pub type Series<'a> = (&'a str, Vec<(u64, f64)>, RGBColor);
 
 fn draw(
     series: &[Series],
