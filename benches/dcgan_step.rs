@@ -3,9 +3,13 @@
 //! non-saturating loss). `benches/reference/dcgan_step.py` is the same step in PyTorch;
 //! `benches/run_dcgan_step.sh` runs both and prints the ratio.
 //!
-//! cargo bench --bench dcgan_step [-- --steps N --threads T]
+//! cargo bench --bench dcgan_step [-- --steps N]
+
+mod common;
 
 use std::time::Instant;
+
+use common::arg_or;
 
 use atelier::data::Batch;
 use atelier::losses::GanLoss;
@@ -15,17 +19,8 @@ use atelier::train::engine::{adam, gan_step};
 use atelier::util::rng::SeededRng;
 use burn::prelude::*;
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    let steps = arg("--steps", 10);
+    let steps = arg_or("--steps", 10);
     let batch = 16;
     let size = 64;
     let device = Device::flex().autodiff();

@@ -5,7 +5,11 @@
 //!
 //! cargo bench --bench style_step [-- --iters N --vgg FILE]
 
+mod common;
+
 use std::time::Instant;
+
+use common::{arg, arg_or};
 
 use atelier::models::vgg19::Vgg19Config;
 use atelier::tasks::stylize::{
@@ -14,16 +18,8 @@ use atelier::tasks::stylize::{
 use atelier::weights::VGG19;
 use burn::prelude::*;
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
-
 fn main() {
-    let iters: usize = arg("--iters").and_then(|v| v.parse().ok()).unwrap_or(5);
+    let iters: usize = arg_or("--iters", 5);
     let path = VGG19
         .locate(arg("--vgg").as_deref().map(std::path::Path::new))
         .expect("VGG19 weights (pass --vgg FILE)");

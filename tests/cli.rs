@@ -4,36 +4,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn atelier(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .args(args)
-        .env("ATELIER_LOG", "error")
-        .output()
-        .expect("run atelier")
-}
-
-fn ok(out: &Output) -> String {
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "atelier failed: {text}");
-    text
-}
-
-fn fails_with(out: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "expected failure, got success: {err}"
-    );
-    assert!(!err.contains("panicked"), "panicked: {err}");
-    assert!(err.contains(needle), "expected '{needle}' in: {err}");
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+use common::{atelier, fails_with, ok, p};
 
 /// `train gan` on `data` into `out` with a tiny network, plus `extra` flags.
 fn train_tiny(data: &Path, out: &Path, extra: &[&str]) -> Output {
@@ -295,34 +268,7 @@ fn fid_during_training_logs_plots_and_keeps_the_best_generator() {
             p(&weights),
         ]
     };
-    // ATELIER_CACHE keeps the reference statistics out of the user's cache.
-    let run_with = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_atelier"))
-            .args(args)
-            .env("ATELIER_LOG", "error")
-            .env("ATELIER_CACHE", tmp.path().join("cache"))
-            .output()
-            .unwrap()
-    };
-    let mut first = vec![
-        "train",
-        "gan",
-        "--data",
-        p(&data),
-        "--out",
-        p(&run),
-        "--size",
-        "32",
-        "--width",
-        "8",
-        "--z-dim",
-        "16",
-        "--batch-size",
-        "4",
-        "--quiet",
-    ];
-    first.extend(fid_flags("4"));
-    ok(&run_with(&first));
+    ok(&train_tiny(&data, &run, &fid_flags("4")));
     let history = |run: &Path| -> Vec<serde_json::Value> {
         std::fs::read_to_string(run.join("fid.jsonl"))
             .unwrap()
@@ -358,8 +304,14 @@ fn fid_during_training_logs_plots_and_keeps_the_best_generator() {
         p(&grid),
     ]));
     // Resuming continues the history.
-    let mut more = vec!["train", "gan", "--resume", p(&run), "--quiet"];
-    more.extend(["--steps", "6"]);
-    ok(&run_with(&more));
+    ok(&atelier(&[
+        "train",
+        "gan",
+        "--resume",
+        p(&run),
+        "--quiet",
+        "--steps",
+        "6",
+    ]));
     assert_eq!(history(&run).len(), 3);
 }

@@ -19,14 +19,7 @@ fn inception_matches_golden_features() {
     .unwrap();
     let bytes = std::fs::read(w.join("inception-v3-fid.golden.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let f32s = |name: &str| -> Vec<f32> {
-        st.tensor(name)
-            .unwrap()
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    };
+    let f32s = |name: &str| common::f32_tensor(&st, name);
     let input = Tensor::<4>::from_data(TensorData::new(f32s("input"), [2, 3, 299, 299]), &device);
     let expect = f32s("features");
     let got: Vec<f32> = net.features(input).into_data().try_to_vec::<f32>().unwrap();

@@ -3,11 +3,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
 use atelier::models::vgg19::{Vgg19Config, VggLayer};
 use burn::prelude::*;
+use common::{atelier, f32_tensor, fails_with, p as s};
 
 fn shared_vgg() -> Option<PathBuf> {
     common::shared_data("weights/vgg19-imagenet-conv1_1-to-conv3_4.safetensors")
@@ -22,15 +22,10 @@ fn conv1_1_matches_a_direct_convolution() {
 
     let bytes = std::fs::read(&path).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let f32s = |name: &str| -> Vec<f32> {
-        st.tensor(name)
-            .unwrap()
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    };
-    let (w, b) = (f32s("features.0.weight"), f32s("features.0.bias"));
+    let (w, b) = (
+        f32_tensor(&st, "features.0.weight"),
+        f32_tensor(&st, "features.0.bias"),
+    );
 
     let (h, wd) = (6usize, 7usize);
     let px: Vec<f32> = (0..3 * h * wd)
@@ -90,26 +85,6 @@ fn a_missing_layer_names_the_file_the_layer_and_what_exists() {
     }
 }
 
-fn atelier(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .args(args)
-        .env("ATELIER_LOG", "error")
-        .output()
-        .expect("run atelier")
-}
-
-#[track_caller]
-fn fails_with(out: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure: {err}");
-    assert!(!err.contains("panicked"), "panicked: {err}");
-    assert!(err.contains(needle), "expected '{needle}' in: {err}");
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 #[test]
 fn stylize_and_texture_commands_end_to_end() {
     let (Some(vgg), Some(data)) = (shared_vgg(), common::shared_data("photos")) else {
@@ -160,34 +135,25 @@ fn stylize_and_texture_commands_end_to_end() {
         &base(&["--style", &style_list, "--style-weights", "1"]),
         "--style-weights has 1 values for 2 style images",
     );
-    fails_with(
-        &atelier(&[
+    let with_weights = |vgg: &str| {
+        atelier(&[
             "stylize",
             s(&content),
             "--style",
             s(&starry),
             "--vgg",
-            "/nonexistent/vgg.pth",
+            vgg,
             "-o",
             s(&out),
-        ]),
+        ])
+    };
+    fails_with(
+        &with_weights("/nonexistent/vgg.pth"),
         "/nonexistent/vgg.pth",
     );
     let corrupt = dir.path().join("corrupt.safetensors");
     std::fs::write(&corrupt, b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage").unwrap();
-    fails_with(
-        &atelier(&[
-            "stylize",
-            s(&content),
-            "--style",
-            s(&starry),
-            "--vgg",
-            s(&corrupt),
-            "-o",
-            s(&out),
-        ]),
-        "corrupt.safetensors",
-    );
+    fails_with(&with_weights(s(&corrupt)), "corrupt.safetensors");
     fails_with(
         &base(&["--style", s(&starry), "--content-layers", "relu4_2"]),
         "relu4_2",

@@ -85,12 +85,7 @@ impl RunLog {
 
 /// Line plot of named (step, value) series as a PNG; nothing is drawn with fewer than two
 /// points.
-pub fn plot_series(
-    out: &Path,
-    title: &str,
-    y_desc: &str,
-    series: &[Series],
-) -> Result<()> {
+pub fn plot_series(out: &Path, title: &str, y_desc: &str, series: &[Series]) -> Result<()> {
     if series.iter().all(|s| s.1.len() < 2) {
         return Ok(());
     }

@@ -3,6 +3,7 @@
 //! tests that need `../shared/data`.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage};
 
@@ -37,4 +38,52 @@ pub fn shared_data(sub: &str) -> Option<PathBuf> {
         p.display()
     );
     None
+}
+
+/// Run the `atelier` binary. Its cache goes to a folder of this test process, never the
+/// user's.
+pub fn atelier(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(args)
+        .env("ATELIER_LOG", "error")
+        .env(
+            "ATELIER_CACHE",
+            std::env::temp_dir().join(format!("atelier-tests-{}", std::process::id())),
+        )
+        .output()
+        .expect("run atelier")
+}
+
+#[track_caller]
+pub fn ok(out: &Output) -> String {
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "atelier failed: {text}");
+    text
+}
+
+/// The command failed with a message containing `needle`, and did not panic.
+#[track_caller]
+pub fn fails_with(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected failure, got success: {err}"
+    );
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    assert!(err.contains(needle), "expected '{needle}' in: {err}");
+}
+
+pub fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// An f32 tensor of a safetensors file, as a flat vector.
+pub fn f32_tensor(st: &safetensors::SafeTensors, name: &str) -> Vec<f32> {
+    st.tensor(name)
+        .unwrap()
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
