@@ -227,7 +227,7 @@ pub fn run(cmd: EvalCommand, device: DeviceChoice) -> anyhow::Result<()> {
     let (weights, spec) = locate_weights(a.inception.as_deref())?;
     let fx = FeatureExtractor::new(&weights, &spec, &device)?;
     let fake_features = match (&a.fake, &a.model) {
-        (Some(dir), _) => fx.folder_features(dir, None)?,
+        (Some(dir), _) => fx.folder_features_cached(dir, None)?,
         (None, Some(model)) => {
             let g = LoadedGenerator::load(model, &device).context("loading the generator")?;
             let mut out = Vec::with_capacity(a.n * FEATURE_DIM);
@@ -251,7 +251,7 @@ pub fn run(cmd: EvalCommand, device: DeviceChoice) -> anyhow::Result<()> {
         let fid = frechet_distance(&real, &fake)?;
         serde_json::json!({"metric": "fid", "value": fid, "n_real": real.n, "n_fake": n_fake})
     } else {
-        let real = fx.folder_features(&a.real, a.max_real)?;
+        let real = fx.folder_features_cached(&a.real, a.max_real)?;
         let k = kid(
             &real,
             &fake_features,

@@ -130,12 +130,12 @@ mod tests {
         let chroma = RgbImage::from_pixel(8, 8, Rgb([180, 90, 60]));
         let out = combine_luma_chroma(&luma, &chroma);
         let (o, c, l) = (yuv_planes(&out), yuv_planes(&chroma), yuv_planes(&luma));
-        for i in 0..64 {
+        // Clipping to the RGB cube bends colours only near black and white.
+        let mid: Vec<usize> = (0..64).filter(|&i| (0.2..0.8).contains(&l[0][i])).collect();
+        assert!(mid.len() >= 32);
+        for i in mid {
             assert!((o[0][i] - l[0][i]).abs() < 0.01);
-            // Clipping to the RGB cube can bend chroma only at the extremes.
-            if (0.2..0.8).contains(&l[0][i]) {
-                assert!((o[1][i] - c[1][i]).abs() < 0.01 && (o[2][i] - c[2][i]).abs() < 0.01);
-            }
+            assert!((o[1][i] - c[1][i]).abs() < 0.01 && (o[2][i] - c[2][i]).abs() < 0.01);
         }
     }
 

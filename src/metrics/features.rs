@@ -113,9 +113,33 @@ impl FeatureExtractor {
         Ok(out)
     }
 
+    /// Features of `dir`, from the cache when its files are unchanged (KID needs the
+    /// features themselves, not only their statistics).
+    pub fn folder_features_cached(&self, dir: &Path, limit: Option<usize>) -> Result<Vec<f32>> {
+        let cache = cache_path(dir, limit, "features.f32");
+        let row = FEATURE_DIM * 4;
+        if let Some(c) = &cache
+            && let Ok(bytes) = std::fs::read(c)
+            && !bytes.is_empty()
+            && bytes.len() % row == 0
+        {
+            tracing::info!("using cached features {}", c.display());
+            return Ok(bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect());
+        }
+        let features = self.folder_features(dir, limit)?;
+        if let Some(c) = &cache {
+            let bytes: Vec<u8> = features.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let _ = write_atomic(c, &bytes);
+        }
+        Ok(features)
+    }
+
     /// Statistics of `dir`, from the cache when its files are unchanged.
     pub fn folder_stats(&self, dir: &Path, limit: Option<usize>) -> Result<FeatureStats> {
-        let cache = cache_path(dir, limit);
+        let cache = cache_path(dir, limit, "json");
         if let Some(c) = &cache
             && let Ok(text) = std::fs::read_to_string(c)
             && let Ok(stats) = serde_json::from_str::<FeatureStats>(&text)
@@ -123,7 +147,8 @@ impl FeatureExtractor {
             tracing::info!("using cached statistics {}", c.display());
             return Ok(stats);
         }
-        let stats = FeatureStats::from_features(&self.folder_features(dir, limit)?, FEATURE_DIM)?;
+        let features = self.folder_features_cached(dir, limit)?;
+        let stats = FeatureStats::from_features(&features, FEATURE_DIM)?;
         if let Some(c) = &cache {
             let _ = write_atomic(
                 c,
@@ -137,7 +162,7 @@ impl FeatureExtractor {
 }
 
 /// A cache file named by the folder's path and its files' names, sizes and times.
-fn cache_path(dir: &Path, limit: Option<usize>) -> Option<PathBuf> {
+fn cache_path(dir: &Path, limit: Option<usize>, ext: &str) -> Option<PathBuf> {
     let root = crate::weights::cache_dir()?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     std::fs::canonicalize(dir).ok()?.hash(&mut h);
@@ -161,7 +186,7 @@ fn cache_path(dir: &Path, limit: Option<usize>) -> Option<PathBuf> {
     entries.hash(&mut h);
     Some(
         root.join("fid-stats")
-            .join(format!("{:016x}.json", h.finish())),
+            .join(format!("{:016x}.{ext}", h.finish())),
     )
 }
 
