@@ -4,6 +4,9 @@
 pub mod dcgan;
 pub mod inception;
 pub mod model_file;
+pub mod patchgan;
+pub mod resnet_gen;
+pub mod unet;
 pub mod vgg19;
 
 pub use dcgan::{DNorm, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
