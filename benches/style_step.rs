@@ -13,7 +13,7 @@ use common::{arg, arg_or};
 
 use atelier::models::vgg19::Vgg19Config;
 use atelier::tasks::stylize::{
-    ImageObjective, LayerChoice, LossWeights, Targets, Terms, noise_image, style_targets,
+    ImageObjective, LayerChoice, LossWeights, Targets, noise_image, style_targets,
 };
 use atelier::weights::VGG19;
 use burn::prelude::*;
@@ -55,20 +55,12 @@ fn main() {
                 .collect(),
             style_targets(&vgg, &layers.style, &[(style_img, 1.0)], &device).unwrap(),
         );
-        let mut obj = ImageObjective {
-            vgg: &vgg,
-            layers: &layers,
-            targets: &targets,
-            weights: LossWeights {
-                content: 1.0,
-                style: 1e4,
-                tv: 10.0,
-            },
-            width: size,
-            height: size,
-            device: device.clone(),
-            last: Terms::default(),
+        let weights = LossWeights {
+            content: 1.0,
+            style: 1e4,
+            tv: 10.0,
         };
+        let mut obj = ImageObjective::new(&vgg, &layers, &targets, weights, size, size);
         let x = noise_image(n, 2);
         obj.eval(&x).unwrap(); // warm-up
         let t = Instant::now();

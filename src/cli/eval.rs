@@ -179,14 +179,24 @@ fn run_style(a: StyleArgs, device: DeviceChoice) -> anyhow::Result<()> {
     let vgg = Vgg19Config::new().load(&VGG19.locate(a.vgg.as_deref())?, &device)?;
     let (mut content_d, mut gram_d) = (0.0, 0.0);
     let mut stylized = Vec::with_capacity(pairs.len());
+    // The style set's Gram matrices depend only on the size they are taken at: usually one
+    // size for every stylised image, so compute each once.
+    let mut grams_at: std::collections::HashMap<u32, Vec<burn::prelude::Tensor<3>>> =
+        Default::default();
     for (c, s) in &pairs {
         let (ci, si) = (
             load_rgb(c, &LoadOptions::default())?,
             load_rgb(s, &LoadOptions::default())?,
         );
         content_d += perceptual_distance(&vgg, &si, &ci)?;
-        let grams = style_grams(&vgg, &styles, si.width().max(si.height()))?;
-        gram_d += gram_distance(&vgg, &si, &grams)?;
+        let long = si.width().max(si.height());
+        let grams = match grams_at.entry(long) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(style_grams(&vgg, &styles, long)?)
+            }
+        };
+        gram_d += gram_distance(&vgg, &si, grams)?;
         stylized.push(si);
     }
     let n = pairs.len() as f64;
@@ -263,25 +273,6 @@ pub fn run(cmd: EvalCommand, device: DeviceChoice) -> anyhow::Result<()> {
         serde_json::json!({"metric": "kid", "value": k.mean, "std": k.std, "subsets": k.subsets,
             "subset_size": k.subset_size, "n_real": real.len() / FEATURE_DIM, "n_fake": n_fake})
     };
-    if a.json {
-        println!("{result}");
-    } else {
-        println!(
-            "{:<8} {:>12} {:>10} {:>8} {:>8}",
-            "metric", "value", "std", "n_real", "n_fake"
-        );
-        println!(
-            "{:<8} {:>12.4} {:>10} {:>8} {:>8}",
-            result["metric"].as_str().unwrap_or(""),
-            result["value"].as_f64().unwrap_or(f64::NAN),
-            result
-                .get("std")
-                .and_then(|v| v.as_f64())
-                .map(|v| format!("{v:.4}"))
-                .unwrap_or_else(|| "-".into()),
-            result["n_real"],
-            result["n_fake"],
-        );
-    }
+    report(&result, a.json);
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use crate::device::{DeviceChoice, select};
 use crate::imaging::{LoadOptions, load_rgb, save_image};
@@ -100,8 +100,7 @@ impl OptimArgs {
         if let Some(c) = &self.content_layers {
             l.content = parse_layers(c)?;
         }
-        let all: Vec<_> = l.style.iter().chain(&l.content).copied().collect();
-        vgg.check(&all)?;
+        vgg.check(&l.all())?;
         Ok(l)
     }
 
@@ -136,27 +135,18 @@ impl OptimArgs {
         output: &'a Path,
         total: u64,
     ) -> (ProgressBar, impl FnMut(&Progress) -> crate::Result<()> + 'a) {
-        let bar = ProgressBar::new(total);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise} < {eta_precise}] {bar:30} {pos}/{len} {msg}",
-            )
-            .expect("valid template"),
-        );
+        let bar = crate::util::progress::bar(total);
         let b = bar.clone();
         let save_every = self.save_every;
         let observe = move |p: &Progress| {
             b.inc(1);
             b.set_message(format!(
-                "scale {}/{} {}x{}  content {:.4}  style {:.4e}  tv {:.4e}  total {:.4}",
+                "scale {}/{} {}x{}  {}",
                 p.scale + 1,
                 p.n_scales,
                 p.width,
                 p.height,
-                p.terms.content,
-                p.terms.style,
-                p.terms.tv,
-                p.terms.total
+                p.terms
             ));
             if let Some(n) = save_every
                 && n > 0

@@ -26,13 +26,15 @@ pub fn style_loss(grams: &[Tensor<3>], targets: &[Tensor<3>], weights: &[f32]) -
     total
 }
 
-/// Mean squared difference of feature maps, summed over layers.
-pub fn content_loss(features: &[Tensor<4>], targets: &[Tensor<4>]) -> Tensor<1> {
+/// Σ_l w_l · mean squared difference of feature maps at layer l.
+pub fn content_loss(features: &[Tensor<4>], targets: &[Tensor<4>], weights: &[f32]) -> Tensor<1> {
+    assert_eq!(features.len(), targets.len(), "one target per layer");
+    assert_eq!(features.len(), weights.len(), "one weight per layer");
     let device = features.first().map(|f| f.device()).unwrap_or_default();
     let mut total = Tensor::<1>::zeros([1], &device);
-    for (f, t) in features.iter().zip(targets) {
+    for ((f, t), &w) in features.iter().zip(targets).zip(weights) {
         let d = f.clone() - t.clone();
-        total = total + (d.clone() * d).mean();
+        total = total + (d.clone() * d).mean() * w as f64;
     }
     total
 }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use burn::module::Param;
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
@@ -50,6 +50,10 @@ fn feature_index(i: usize) -> usize {
     before + 2 * k
 }
 
+fn weight_name(i: usize) -> String {
+    format!("features.{}.weight", feature_index(i))
+}
+
 fn conv_shape(i: usize) -> [usize; 4] {
     let (b, k) = block_of(i);
     let out = WIDTHS[b];
@@ -61,6 +65,18 @@ fn conv_shape(i: usize) -> [usize; 4] {
     [out, inp, 3, 3]
 }
 
+/// Floats of activation one image of `w` x `h` produces up to and including conv
+/// `deepest` (each conv's output and its ReLU's), for estimating working memory.
+pub fn activation_floats(deepest: usize, w: u32, h: u32) -> u64 {
+    (0..=deepest.min(N_CONVS - 1))
+        .map(|i| {
+            let b = block_of(i).0;
+            let px = (w as u64 >> b) * (h as u64 >> b);
+            2 * conv_shape(i)[0] as u64 * px
+        })
+        .sum()
+}
+
 /// A named layer: `conv3_1` (before its ReLU) or `relu3_1` (after).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct VggLayer {
@@ -70,6 +86,11 @@ pub struct VggLayer {
 }
 
 impl VggLayer {
+    /// The block (0-based) this layer is in, which is also the number of poolings before it.
+    pub fn block(&self) -> usize {
+        block_of(self.conv).0
+    }
+
     pub const fn relu(block: usize, k: usize) -> Self {
         let mut start = 0;
         let mut b = 1;
@@ -199,10 +220,7 @@ impl Vgg19Config {
             reason,
         };
         let present = (0..N_CONVS)
-            .take_while(|&i| {
-                file.shape(&format!("features.{}.weight", feature_index(i)))
-                    .is_some()
-            })
+            .take_while(|&i| file.shape(&weight_name(i)).is_some())
             .count();
         if present == 0 {
             return Err(bad(
@@ -211,10 +229,7 @@ impl Vgg19Config {
                     .into(),
             ));
         }
-        if let Some(i) = (present..N_CONVS).find(|&i| {
-            file.shape(&format!("features.{}.weight", feature_index(i)))
-                .is_some()
-        }) {
+        if let Some(i) = (present..N_CONVS).find(|&i| file.shape(&weight_name(i)).is_some()) {
             return Err(bad(format!(
                 "it holds {} but not {}: a VGG19 file must hold the layers in order",
                 VggLayer {
@@ -230,11 +245,13 @@ impl Vgg19Config {
         let mut convs = Vec::with_capacity(present);
         for i in 0..present {
             let shape = conv_shape(i);
-            let name = format!("features.{}", feature_index(i));
-            let w = file.read_f32(&format!("{name}.weight"), &shape)?;
-            let b = file.read_f32(&format!("{name}.bias"), &shape[..1])?;
+            let w = file.read_f32(&weight_name(i), &shape)?;
+            let b = file.read_f32(&format!("features.{}.bias", feature_index(i)), &shape[..1])?;
+            // Zero init: the file's values replace it at once, so drawing random ones
+            // (20M numbers for the full network) would be wasted.
             let mut conv = Conv2dConfig::new([shape[1], shape[0]], [3, 3])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_initializer(Initializer::Zeros)
                 .init(device);
             conv.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, shape), device));
             conv.bias = Some(Param::from_tensor(Tensor::from_data(
@@ -438,6 +455,51 @@ mod tests {
         for part in ["relu4_1", "vgg.safetensors", "relu2_1", "conv1_2"] {
             assert!(err.contains(part), "'{part}' missing from: {err}");
         }
+    }
+
+    #[test]
+    fn runs_only_as_deep_as_asked_and_pools_as_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vgg.safetensors");
+        write_random_vgg(&path, 3, 2);
+        let d = Device::flex();
+        let mut vgg = Vgg19Config::new().load(&path, &d).unwrap();
+        // Poison conv2_1: a request that stops before it must not touch it.
+        let shape = conv_shape(2);
+        vgg.net.convs[2].weight = Param::from_tensor(Tensor::full(shape, f32::NAN, &d));
+        let x = Tensor::<4>::random([1, 3, 8, 8], burn::tensor::Distribution::Default, &d);
+        let finite = |layer: &str| {
+            let f = vgg.features(x.clone(), &[layer.parse().unwrap()]).unwrap();
+            !f[0].clone().is_nan().any().into_scalar::<bool>()
+        };
+        assert!(finite("relu1_2"), "conv2_1 ran for a block-1 request");
+        assert!(!finite("relu2_1"));
+
+        // Average pooling: conv2_1's input is the 2x2 mean of relu1_2, max pooling its max.
+        let pool_in = |pooling: Pooling| {
+            let v = Vgg19Config::new()
+                .with_pooling(pooling)
+                .load(&path, &d)
+                .unwrap();
+            let relu = v
+                .features(x.clone(), &["relu1_2".parse().unwrap()])
+                .unwrap();
+            v.pool(relu[0].clone())
+        };
+        let relu12 = vgg
+            .features(x.clone(), &["relu1_2".parse().unwrap()])
+            .unwrap()[0]
+            .clone();
+        let by_hand = relu12.clone().reshape([1, 64, 4, 2, 4, 2]);
+        let mean = by_hand
+            .clone()
+            .mean_dim(5)
+            .mean_dim(3)
+            .reshape([1, 64, 4, 4]);
+        let max = by_hand.max_dim(5).max_dim(3).reshape([1, 64, 4, 4]);
+        let close = |a: Tensor<4>, b: Tensor<4>| (a - b).abs().max().into_scalar::<f32>() < 1e-5;
+        assert!(close(pool_in(Pooling::Avg), mean));
+        assert!(close(pool_in(Pooling::Max), max));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! [`super::Lbfgs`], for image optimisation where a user prefers it (cheaper iterations,
 //! no line search, smoother early progress).
 
-use super::lbfgs::{Step, check_finite};
+use super::lbfgs::check_finite;
+use super::{Objective, Step, VectorOptimizer};
 use crate::error::Result;
 
 pub struct Adam {
@@ -29,17 +30,19 @@ impl Adam {
         }
     }
 
-    pub fn x(&self) -> &[f32] {
-        &self.x
-    }
-
     /// The loss at the point before the last step.
     pub fn loss(&self) -> f64 {
         self.loss
     }
+}
+
+impl VectorOptimizer for Adam {
+    fn x(&self) -> &[f32] {
+        &self.x
+    }
 
     /// Evaluate at the current point and take one step.
-    pub fn step(&mut self, f: &mut impl FnMut(&[f32]) -> Result<(f64, Vec<f32>)>) -> Result<Step> {
+    fn step(&mut self, f: &mut Objective) -> Result<Step> {
         let (loss, grad) = f(&self.x)?;
         check_finite(loss, &grad)?;
         self.loss = loss;

@@ -5,8 +5,10 @@
 //! with Adam. The objective runs on any device; only the vectors live on the host, which
 //! costs little next to a VGG forward and backward pass.
 
-use crate::error::{AtelierError, Result};
 use std::collections::VecDeque;
+
+use super::{Objective, Step, VectorOptimizer};
+use crate::error::{AtelierError, Result};
 
 #[derive(Clone, Debug)]
 pub struct LbfgsConfig {
@@ -26,15 +28,6 @@ impl Default for LbfgsConfig {
             c1: 1e-4,
         }
     }
-}
-
-/// What one iteration did.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Step {
-    /// The loss went down to this value.
-    Improved(f64),
-    /// No step along the search direction (or the gradient) lowered the loss: converged.
-    Stalled,
 }
 
 pub struct Lbfgs {
@@ -71,11 +64,7 @@ pub(crate) fn check_finite(loss: f64, grad: &[f32]) -> Result<()> {
 
 impl Lbfgs {
     /// Start at `x0`; evaluates the objective once.
-    pub fn new(
-        cfg: LbfgsConfig,
-        x0: Vec<f32>,
-        f: &mut impl FnMut(&[f32]) -> Result<(f64, Vec<f32>)>,
-    ) -> Result<Self> {
+    pub fn new(cfg: LbfgsConfig, x0: Vec<f32>, f: &mut Objective) -> Result<Self> {
         let (loss, grad) = f(&x0)?;
         check_finite(loss, &grad)?;
         Ok(Self {
@@ -88,10 +77,6 @@ impl Lbfgs {
             rho: VecDeque::new(),
             evaluations: 1,
         })
-    }
-
-    pub fn x(&self) -> &[f32] {
-        &self.x
     }
 
     pub fn loss(&self) -> f64 {
@@ -121,16 +106,26 @@ impl Lbfgs {
         q
     }
 
+    fn forget(&mut self) {
+        self.s.clear();
+        self.y.clear();
+        self.rho.clear();
+    }
+}
+
+impl VectorOptimizer for Lbfgs {
+    fn x(&self) -> &[f32] {
+        &self.x
+    }
+
     /// One iteration: search direction, line search, history update.
-    pub fn step(&mut self, f: &mut impl FnMut(&[f32]) -> Result<(f64, Vec<f32>)>) -> Result<Step> {
+    fn step(&mut self, f: &mut Objective) -> Result<Step> {
         let mut d = self.direction();
         let mut slope = dot(&self.grad, &d);
         if slope >= 0.0 || self.s.is_empty() {
             // No usable curvature yet (or it went bad): steepest descent, first step scaled
             // so its L1 length is 1 as in PyTorch's L-BFGS.
-            self.s.clear();
-            self.y.clear();
-            self.rho.clear();
+            self.forget();
             let l1: f64 = self.grad.iter().map(|g| g.abs() as f64).sum();
             let scale = 1.0 / l1.max(1e-12);
             d = self
@@ -176,9 +171,7 @@ impl Lbfgs {
             Ok(Step::Stalled)
         } else {
             // The quasi-Newton direction failed; forget the history and retry along −g.
-            self.s.clear();
-            self.y.clear();
-            self.rho.clear();
+            self.forget();
             self.step(f)
         }
     }
@@ -203,7 +196,7 @@ mod tests {
 
     #[test]
     fn minimises_rosenbrock_monotonically() {
-        let mut f = rosenbrock;
+        let mut f = |x: &[f32]| rosenbrock(x);
         let mut opt =
             Lbfgs::new(LbfgsConfig::default(), vec![-1.2, 1.0, -1.2, 1.0], &mut f).unwrap();
         let mut last = opt.loss();

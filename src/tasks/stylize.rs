@@ -14,11 +14,11 @@ use crate::imaging::color::{
     combine_luma_chroma, luminance_image, match_histograms, matched_luminance,
 };
 use crate::imaging::io::{dims_for_long_side, resize_long_side};
-use crate::imaging::tensor::{Range, image_from_chw, push_chw};
+use crate::imaging::tensor::{Range, image_from_chw, image_to_tensor, push_chw};
 use crate::losses::{content_loss, gram_matrix, style_loss, tv_loss_with};
 use crate::models::vgg19::Border;
-use crate::models::vgg19::{Vgg19, VggLayer};
-use crate::optim::{Adam, Lbfgs, LbfgsConfig, Step};
+use crate::models::vgg19::{Vgg19, VggLayer, activation_floats};
+use crate::optim::{Adam, Lbfgs, LbfgsConfig, Step, VectorOptimizer};
 use crate::util::rng::SeededRng;
 
 /// Which VGG layers carry content and style, with a weight per style layer.
@@ -61,6 +61,16 @@ impl LayerChoice {
             style_weights,
             content,
         }
+    }
+
+    /// Style layers then content layers.
+    pub fn all(&self) -> Vec<VggLayer> {
+        self.style.iter().chain(&self.content).copied().collect()
+    }
+
+    /// The deepest conv any layer needs.
+    pub fn deepest(&self) -> usize {
+        self.all().iter().map(|l| l.conv).max().unwrap_or(0)
     }
 }
 
@@ -120,6 +130,16 @@ pub struct Terms {
     pub style: f64,
     pub tv: f64,
     pub total: f64,
+}
+
+impl std::fmt::Display for Terms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "content {:.4}  style {:.4e}  tv {:.4e}  total {:.4}",
+            self.content, self.style, self.tv, self.total
+        )
+    }
 }
 
 /// Where an optimisation is; passed to the observer after every iteration.
@@ -198,7 +218,7 @@ pub fn style_targets(
 ) -> Result<Vec<Tensor<3>>> {
     let mut grams: Option<Vec<Tensor<3>>> = None;
     for (img, blend) in styles {
-        let feats = vgg.features(tensor(chw(img), img.width(), img.height(), device), layers)?;
+        let feats = vgg.features(image_to_tensor(img, Range::Unit, device), layers)?;
         let g: Vec<Tensor<3>> = feats
             .into_iter()
             .map(|f| gram_matrix(f).detach() * (*blend as f64))
@@ -213,65 +233,98 @@ pub fn style_targets(
 
 /// The objective at one scale: loss and its gradient with respect to the pixels.
 pub struct ImageObjective<'a> {
-    pub vgg: &'a Vgg19,
-    pub layers: &'a LayerChoice,
-    pub targets: &'a Targets,
-    pub weights: LossWeights,
-    pub width: u32,
-    pub height: u32,
-    /// An autodiff device.
-    pub device: Device,
-    pub last: Terms,
+    vgg: &'a Vgg19,
+    targets: &'a Targets,
+    /// Layers the network must produce: the style layers, then (if weighted) content.
+    wanted: Vec<VggLayer>,
+    n_style: usize,
+    /// Per-layer style weights times the targets' normalisers.
+    style_weights: Vec<f32>,
+    weights: LossWeights,
+    width: u32,
+    height: u32,
+    device: Device,
+    circular: bool,
+    last: Terms,
 }
 
-impl ImageObjective<'_> {
-    pub fn eval(&mut self, x: &[f32]) -> Result<(f64, Vec<f32>)> {
-        let img = tensor(x.to_vec(), self.width, self.height, &self.device).require_grad();
-        let wanted: Vec<VggLayer> = if self.weights.content > 0.0 {
-            self.layers
-                .style
-                .iter()
-                .chain(&self.layers.content)
-                .copied()
-                .collect()
+impl<'a> ImageObjective<'a> {
+    /// `vgg` must live on an autodiff device.
+    pub fn new(
+        vgg: &'a Vgg19,
+        layers: &LayerChoice,
+        targets: &'a Targets,
+        weights: LossWeights,
+        width: u32,
+        height: u32,
+    ) -> Self {
+        let wanted = if weights.content > 0.0 {
+            layers.all()
         } else {
-            self.layers.style.clone()
+            layers.style.clone()
         };
-        let mut feats = self.vgg.features(img.clone(), &wanted)?;
-        let content_feats = feats.split_off(self.layers.style.len());
-        let grams: Vec<Tensor<3>> = feats.into_iter().map(gram_matrix).collect();
-        let layer_weights: Vec<f32> = self
-            .layers
+        let style_weights = layers
             .style_weights
             .iter()
-            .zip(&self.targets.style_norm)
+            .zip(&targets.style_norm)
             .map(|(w, n)| w * n)
             .collect();
-        let style = style_loss(&grams, &self.targets.grams, &layer_weights);
-        let mut total = style.clone() * self.weights.style as f64;
-        let mut terms = Terms {
-            style: style.into_scalar::<f32>() as f64,
-            ..Terms::default()
+        Self {
+            vgg,
+            targets,
+            wanted,
+            n_style: layers.style.len(),
+            style_weights,
+            weights,
+            width,
+            height,
+            device: vgg.device(),
+            circular: vgg.config.border == Border::Circular,
+            last: Terms::default(),
+        }
+    }
+
+    /// The terms of the latest evaluation.
+    pub fn last(&self) -> Terms {
+        self.last
+    }
+
+    pub fn eval(&mut self, x: &[f32]) -> Result<(f64, Vec<f32>)> {
+        let img = tensor(x.to_vec(), self.width, self.height, &self.device).require_grad();
+        let mut feats = self.vgg.features(img.clone(), &self.wanted)?;
+        let content_feats = feats.split_off(self.n_style);
+        let grams: Vec<Tensor<3>> = feats.into_iter().map(gram_matrix).collect();
+        let zero = || Tensor::<1>::zeros([1], &self.device);
+        let style = style_loss(&grams, &self.targets.grams, &self.style_weights);
+        let content = if self.weights.content > 0.0 {
+            content_loss(
+                &content_feats,
+                &self.targets.content,
+                &self.targets.content_norm,
+            )
+        } else {
+            zero()
         };
-        if self.weights.content > 0.0 {
-            let per_layer: Vec<Tensor<1>> = content_feats
-                .iter()
-                .zip(&self.targets.content)
-                .zip(&self.targets.content_norm)
-                .map(|((f, t), &n)| {
-                    content_loss(std::slice::from_ref(f), std::slice::from_ref(t)) * n as f64
-                })
-                .collect();
-            let c = Tensor::cat(per_layer, 0).sum();
-            terms.content = c.clone().into_scalar::<f32>() as f64;
-            total = total + c * self.weights.content as f64;
-        }
-        if self.weights.tv > 0.0 {
-            let t = tv_loss_with(img.clone(), self.vgg.config.border == Border::Circular);
-            terms.tv = t.clone().into_scalar::<f32>() as f64;
-            total = total + t * self.weights.tv as f64;
-        }
-        terms.total = total.clone().into_scalar::<f32>() as f64;
+        let tv = if self.weights.tv > 0.0 {
+            tv_loss_with(img.clone(), self.circular)
+        } else {
+            zero()
+        };
+        let total = style.clone() * self.weights.style as f64
+            + content.clone() * self.weights.content as f64
+            + tv.clone() * self.weights.tv as f64;
+        // One read-back for all four numbers: each read is a device sync.
+        let v = Tensor::cat(vec![content, style, tv, total.clone()], 0)
+            .into_data()
+            .convert::<f64>()
+            .try_to_vec::<f64>()
+            .expect("float loss terms");
+        self.last = Terms {
+            content: v[0],
+            style: v[1],
+            tv: v[2],
+            total: v[3],
+        };
         let grads = total.backward();
         let g = img
             .grad(&grads)
@@ -280,8 +333,7 @@ impl ImageObjective<'_> {
             .convert::<f32>()
             .try_to_vec::<f32>()
             .expect("float gradient");
-        self.last = terms;
-        Ok((terms.total, g))
+        Ok((self.last.total, g))
     }
 }
 
@@ -294,36 +346,21 @@ pub fn optimize(
     n_scales: usize,
     observe: &mut Observer,
 ) -> Result<Vec<f32>> {
-    enum Opt {
-        L(Lbfgs),
-        A(Adam),
-    }
-    impl Opt {
-        fn x(&self) -> &[f32] {
-            match self {
-                Opt::L(o) => o.x(),
-                Opt::A(o) => o.x(),
-            }
-        }
-    }
     let iters = opts.iters_at(scale);
     let (width, height) = (objective.width, objective.height);
     // The terms of the latest evaluation; with L-BFGS that is the accepted point.
     let last = std::cell::Cell::new(Terms::default());
     let mut f = |x: &[f32]| {
         let r = objective.eval(x)?;
-        last.set(objective.last);
+        last.set(objective.last());
         Ok(r)
     };
-    let mut opt = match opts.method {
-        Method::Lbfgs => Opt::L(Lbfgs::new(LbfgsConfig::default(), x0, &mut f)?),
-        Method::Adam => Opt::A(Adam::new(opts.lr, x0)),
+    let mut opt: Box<dyn VectorOptimizer> = match opts.method {
+        Method::Lbfgs => Box::new(Lbfgs::new(LbfgsConfig::default(), x0, &mut f)?),
+        Method::Adam => Box::new(Adam::new(opts.lr, x0)),
     };
     for iter in 1..=iters {
-        let step = match &mut opt {
-            Opt::L(o) => o.step(&mut f)?,
-            Opt::A(o) => o.step(&mut f)?,
-        };
+        let step = opt.step(&mut f)?;
         observe(&Progress {
             scale,
             n_scales,
@@ -335,15 +372,10 @@ pub fn optimize(
             height,
         })?;
         if iter == 1 || iter == iters || iter.is_multiple_of(50) {
-            let t = last.get();
             tracing::info!(
-                "scale {}/{n_scales} iter {iter}/{iters}: content {:.4} style {:.4e} tv {:.4e} \
-                 total {:.4}",
+                "scale {}/{n_scales} iter {iter}/{iters}: {}",
                 scale + 1,
-                t.content,
-                t.style,
-                t.tv,
-                t.total
+                last.get()
             );
         }
         if step == Step::Stalled {
@@ -390,26 +422,11 @@ pub fn default_scales(long_side: u32) -> usize {
     n
 }
 
-/// Bytes one objective evaluation needs at `w` x `h`: activations kept for the backward
-/// pass (conv output and ReLU output at each layer, plus the gradients of each), measured
-/// against Flex with a safety factor. Used to refuse sizes that cannot fit.
+/// Bytes one objective evaluation needs at `w` x `h`: the activations kept for the backward
+/// pass, their gradients and working buffers (3x the forward activations). Used to refuse
+/// sizes that cannot fit.
 pub fn estimate_bytes(deepest_conv: usize, w: u32, h: u32) -> u64 {
-    const BLOCKS: [usize; 5] = [2, 2, 4, 4, 4];
-    const WIDTHS: [u64; 5] = [64, 128, 256, 512, 512];
-    let mut floats = 0u64;
-    let mut conv = 0;
-    'outer: for (b, &n) in BLOCKS.iter().enumerate() {
-        let px = (w as u64 >> b) * (h as u64 >> b);
-        for _ in 0..n {
-            if conv > deepest_conv {
-                break 'outer;
-            }
-            floats += 2 * WIDTHS[b] * px;
-            conv += 1;
-        }
-    }
-    // Forward activations, their gradients, and working buffers.
-    floats * 4 * 3
+    activation_floats(deepest_conv, w, h) * 4 * 3
 }
 
 /// Memory this machine can give now (Linux `MemAvailable`), if known.
@@ -469,21 +486,9 @@ pub fn stylize(
     opts: &StylizeOptions,
     observe: &mut Observer,
 ) -> Result<RgbImage> {
-    let all: Vec<VggLayer> = layers
-        .style
-        .iter()
-        .chain(&layers.content)
-        .copied()
-        .collect();
-    vgg.check(&all)?;
-    if styles.is_empty() {
-        return Err(AtelierError::Config(
-            "at least one style image is needed".into(),
-        ));
-    }
+    vgg.check(&layers.all())?;
     let (w, h) = dims_for_long_side(content.width(), content.height(), opts.size);
-    let deepest = all.iter().map(|l| l.conv).max().unwrap_or(0);
-    check_memory(deepest, w, h, opts.memory_limit)?;
+    check_memory(layers.deepest(), w, h, opts.memory_limit)?;
     let device = vgg.device();
 
     // Colour preservation changes what the network sees.
@@ -517,10 +522,13 @@ pub fn stylize(
             .map(|(s, b)| (resize_long_side(s, style_long), *b))
             .collect();
         let targets = Targets::new(
-            vgg.features(tensor(chw(&content_k), sw, sh, &device), &layers.content)?
-                .into_iter()
-                .map(|t| t.detach())
-                .collect(),
+            vgg.features(
+                image_to_tensor(&content_k, Range::Unit, &device),
+                &layers.content,
+            )?
+            .into_iter()
+            .map(|t| t.detach())
+            .collect(),
             style_targets(vgg, &layers.style, &styles_k, &device)?,
         );
         let x0 = match x.take() {
@@ -536,16 +544,8 @@ pub fn stylize(
                 )),
             },
         };
-        let mut objective = ImageObjective {
-            vgg,
-            layers,
-            targets: &targets,
-            weights: opts.optimize.weights,
-            width: sw,
-            height: sh,
-            device: device.clone(),
-            last: Terms::default(),
-        };
+        let mut objective =
+            ImageObjective::new(vgg, layers, &targets, opts.optimize.weights, sw, sh);
         let v = optimize(&mut objective, x0, &opts.optimize, k, sizes.len(), observe)?;
         x = Some((v, sw, sh));
     }
@@ -589,23 +589,26 @@ pub(crate) mod tests {
         })
     }
 
-    fn objective_for<'a>(
-        vgg: &'a Vgg19,
-        layers: &'a LayerChoice,
-        targets: &'a Targets,
-        weights: LossWeights,
-        w: u32,
-        h: u32,
-    ) -> ImageObjective<'a> {
-        ImageObjective {
-            vgg,
-            layers,
-            targets,
-            weights,
-            width: w,
-            height: h,
-            device: vgg.device(),
-            last: Terms::default(),
+    #[test]
+    fn default_layers_follow_the_loaded_network() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = |ls: &[VggLayer]| ls.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+        for (convs, style, content) in [
+            (8, vec!["relu1_1", "relu2_1", "relu3_1"], vec!["relu3_2"]),
+            (
+                16,
+                vec!["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"],
+                vec!["relu4_2"],
+            ),
+        ] {
+            let path = dir.path().join(format!("vgg{convs}.safetensors"));
+            write_random_vgg(&path, convs, 1);
+            let vgg = Vgg19Config::new().load(&path, &Device::flex()).unwrap();
+            let l = LayerChoice::defaults_for(&vgg);
+            assert_eq!(names(&l.style), style, "{convs} convs");
+            assert_eq!(names(&l.content), content, "{convs} convs");
+            assert_eq!(l.style_weights, vec![1.0; style.len()]);
+            vgg.check(&l.all()).unwrap();
         }
     }
 
@@ -623,7 +626,7 @@ pub(crate) mod tests {
             style: 1.0,
             tv: 0.0,
         };
-        let mut obj = objective_for(&vgg, &layers, &targets, weights, w, h);
+        let mut obj = ImageObjective::new(&vgg, &layers, &targets, weights, w, h);
         let x = noise_image(3 * 16 * 16, 3);
         let (_, grad) = obj.eval(&x).unwrap();
         let gmax = grad.iter().fold(0f32, |m, g| m.max(g.abs()));

@@ -8,8 +8,8 @@ use crate::error::{AtelierError, Result};
 use crate::imaging::tensor::{Range, image_from_chw};
 use crate::models::vgg19::Vgg19;
 use crate::tasks::stylize::{
-    ImageObjective, LayerChoice, LossWeights, Observer, OptimizeOptions, Targets, Terms,
-    check_memory, noise_image, optimize, style_targets,
+    ImageObjective, LayerChoice, LossWeights, Observer, OptimizeOptions, Targets, check_memory,
+    noise_image, optimize, style_targets,
 };
 
 #[derive(Clone, Debug)]
@@ -24,9 +24,12 @@ pub struct TextureOptions {
 /// The size multiple a tileable texture needs: every pooling must halve it exactly, or the
 /// torus would not close at deeper layers.
 pub fn tile_multiple(vgg_layers: &LayerChoice) -> u32 {
-    let deepest = vgg_layers.style.iter().map(|l| l.conv).max().unwrap_or(0);
-    // Pools before blocks 2..5 start at conv indices 2, 4, 8, 12.
-    let pools = [2, 4, 8, 12].iter().filter(|&&c| deepest >= c).count();
+    let pools = vgg_layers
+        .style
+        .iter()
+        .map(|l| l.block())
+        .max()
+        .unwrap_or(0);
     1 << pools
 }
 
@@ -58,16 +61,7 @@ pub fn synthesize(
         content: 0.0,
         ..opts.optimize.weights
     };
-    let mut objective = ImageObjective {
-        vgg,
-        layers,
-        targets: &targets,
-        weights,
-        width: w,
-        height: h,
-        device,
-        last: Terms::default(),
-    };
+    let mut objective = ImageObjective::new(vgg, layers, &targets, weights, w, h);
     let x0 = noise_image((3 * w * h) as usize, opts.seed);
     let v = optimize(&mut objective, x0, &opts.optimize, 0, 1, observe)?;
     Ok(image_from_chw(&v, w, h, Range::Unit))

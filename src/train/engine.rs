@@ -6,7 +6,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use super::checkpoint::{self, TrainState};
 use super::config::TrainConfig;
@@ -218,13 +218,7 @@ where
     write_atomic(&run.join("config.json"), &config_json)?;
 
     let bar = if opts.progress {
-        let b = ProgressBar::new(cfg.steps);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise} < {eta_precise}] {bar:30} {pos}/{len} {msg}",
-            )
-            .expect("valid template"),
-        );
+        let b = crate::util::progress::bar(cfg.steps);
         b.set_position(state.step);
         b
     } else {

@@ -67,6 +67,15 @@ fn missing(p: &Pretrained, path: &Path, how: &str) -> AtelierError {
     }
 }
 
+/// Where [`Pretrained::locate`] looks, read from the flag and the environment once.
+struct Places {
+    flag: Option<PathBuf>,
+    env: Option<PathBuf>,
+    repo: Option<String>,
+    cache: Option<PathBuf>,
+    shared_root: PathBuf,
+}
+
 impl Pretrained {
     fn repo(&self) -> Option<String> {
         std::env::var(format!("{}_REPO", self.env))
@@ -74,40 +83,43 @@ impl Pretrained {
             .or_else(|| self.hub_repo.map(str::to_owned))
     }
 
-    fn hub_cache(&self) -> Option<hf_hub::Cache> {
-        cache_dir().map(|d| hf_hub::Cache::new(d.join("hub")))
-    }
-
     /// The file to load, downloading it when nothing local is found.
     pub fn locate(&self, flag: Option<&Path>) -> Result<PathBuf> {
-        if let Some(path) = flag {
-            return path
-                .exists()
-                .then(|| path.to_path_buf())
-                .ok_or_else(|| missing(self, path, self.flag));
+        let places = Places {
+            flag: flag.map(Path::to_path_buf),
+            env: std::env::var_os(self.env).map(PathBuf::from),
+            repo: self.repo(),
+            cache: cache_dir(),
+            shared_root: crate::data::shared_data_root(),
+        };
+        match self.find_local(&places)? {
+            Some(path) => Ok(path),
+            None => self.download(),
         }
-        if let Some(path) = std::env::var_os(self.env).map(PathBuf::from) {
-            return path
-                .exists()
-                .then_some(path.clone())
-                .ok_or_else(|| missing(self, &path, self.env));
+    }
+
+    /// The first local file in search order: flag, env, hub cache, shared data. A flag or
+    /// env path that does not exist is an error (the user asked for that file), not a
+    /// reason to look further.
+    fn find_local(&self, at: &Places) -> Result<Option<PathBuf>> {
+        for (given, how) in [(&at.flag, self.flag), (&at.env, self.env)] {
+            if let Some(path) = given {
+                return match path.exists() {
+                    true => Ok(Some(path.clone())),
+                    false => Err(missing(self, path, how)),
+                };
+            }
         }
-        if let (Some(repo), Some(cache)) = (self.repo(), self.hub_cache())
-            && let Some(path) = cache.model(repo.clone()).get(self.hub_file)
-            && self
-                .companions
-                .iter()
-                .all(|f| cache.model(repo.clone()).get(f).is_some())
-        {
-            return Ok(path);
+        if let (Some(repo), Some(dir)) = (&at.repo, &at.cache) {
+            let cache = hf_hub::Cache::new(dir.join("hub")).model(repo.clone());
+            if let Some(path) = cache.get(self.hub_file)
+                && self.companions.iter().all(|f| cache.get(f).is_some())
+            {
+                return Ok(Some(path));
+            }
         }
-        let shared = crate::data::shared_data_root()
-            .join("weights")
-            .join(self.shared_file);
-        if shared.exists() {
-            return Ok(shared);
-        }
-        self.download()
+        let shared = at.shared_root.join("weights").join(self.shared_file);
+        Ok(shared.exists().then_some(shared))
     }
 
     /// Fetch the file from the hub into the cache.
@@ -175,6 +187,102 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("--vgg") && err.contains("/nonexistent/vgg.safetensors"));
+    }
+
+    /// A hub cache as hf-hub lays it out: refs/main names the snapshot holding the file.
+    fn hub_cache_with(dir: &Path, repo: &str, files: &[&str]) {
+        let root = dir
+            .join("hub")
+            .join(format!("models--{}", repo.replace('/', "--")));
+        std::fs::create_dir_all(root.join("refs")).unwrap();
+        std::fs::write(root.join("refs/main"), "abc123").unwrap();
+        let snap = root.join("snapshots/abc123");
+        std::fs::create_dir_all(&snap).unwrap();
+        for f in files {
+            std::fs::write(snap.join(f), b"x").unwrap();
+        }
+    }
+
+    #[test]
+    fn search_order_is_flag_env_hub_cache_shared() {
+        let d = tempfile::tempdir().unwrap();
+        let file = |name: &str| {
+            let p = d.path().join(name);
+            std::fs::write(&p, b"x").unwrap();
+            p
+        };
+        let (flag, env) = (file("flag.safetensors"), file("env.safetensors"));
+        let shared_root = d.path().join("shared");
+        std::fs::create_dir_all(shared_root.join("weights")).unwrap();
+        std::fs::write(shared_root.join("weights").join(VGG19.shared_file), b"x").unwrap();
+        let cache = d.path().join("cache");
+        hub_cache_with(&cache, "timm/vgg19.tv_in1k", &["model.safetensors"]);
+        let mut at = Places {
+            flag: Some(flag.clone()),
+            env: Some(env.clone()),
+            repo: Some("timm/vgg19.tv_in1k".into()),
+            cache: Some(cache.clone()),
+            shared_root: shared_root.clone(),
+        };
+        let found = |at: &Places| VGG19.find_local(at).unwrap();
+        assert_eq!(found(&at), Some(flag));
+        at.flag = None;
+        assert_eq!(found(&at), Some(env));
+        at.env = None;
+        assert_eq!(
+            found(&at),
+            Some(cache.join("hub/models--timm--vgg19.tv_in1k/snapshots/abc123/model.safetensors"))
+        );
+        at.cache = None;
+        assert_eq!(
+            found(&at),
+            Some(shared_root.join("weights").join(VGG19.shared_file))
+        );
+        at.shared_root = d.path().join("nowhere");
+        assert_eq!(found(&at), None, "nothing local: the caller downloads");
+        // A named file that is missing is an error naming how it was given.
+        at.env = Some(d.path().join("gone.safetensors"));
+        let err = VGG19.find_local(&at).unwrap_err().to_string();
+        assert!(
+            err.contains("ATELIER_VGG") && err.contains("gone.safetensors"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_hub_cache_entry_needs_its_companion_files() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = d.path().join("cache");
+        hub_cache_with(&cache, "me/fid", &["inception-v3-fid.safetensors"]);
+        let mut at = Places {
+            flag: None,
+            env: None,
+            repo: Some("me/fid".into()),
+            cache: Some(cache.clone()),
+            shared_root: d.path().join("nowhere"),
+        };
+        assert_eq!(INCEPTION_FID.find_local(&at).unwrap(), None, "spec missing");
+        hub_cache_with(&cache, "me/fid", &["inception-v3-fid.spec.json"]);
+        assert!(INCEPTION_FID.find_local(&at).unwrap().is_some());
+        at.repo = None;
+        assert_eq!(
+            INCEPTION_FID.find_local(&at).unwrap(),
+            None,
+            "no repo, no hub cache"
+        );
+    }
+
+    #[test]
+    fn the_vgg_offline_message_names_every_place() {
+        let msg = VGG19.where_to_put();
+        for part in [
+            "--vgg",
+            "ATELIER_VGG",
+            VGG19.shared_file,
+            "timm/vgg19.tv_in1k",
+        ] {
+            assert!(msg.contains(part), "'{part}' missing from: {msg}");
+        }
     }
 
     #[test]

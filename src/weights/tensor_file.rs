@@ -36,10 +36,13 @@ impl TensorFile {
     /// Open `path`, telling the format from its first bytes: a ZIP (`PK`) or pickle (0x80)
     /// start is a PyTorch file, anything else must be safetensors.
     pub fn open(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| bad(path, e.to_string()))?;
-        let is_torch = bytes.starts_with(b"PK") || bytes.first() == Some(&0x80);
+        // Only the first bytes decide; a PyTorch file is then read by its own reader.
+        let mut head = [0u8; 2];
+        let n = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .map_err(|e| bad(path, e.to_string()))?;
+        let is_torch = n >= 1 && (head == *b"PK" || head[0] == 0x80);
         if is_torch {
-            drop(bytes);
             let reader = PytorchReader::new(path)
                 .or_else(|_| PytorchReader::with_top_level_key(path, "state_dict"))
                 .map_err(|e| bad(path, format!("not a readable PyTorch state dict ({e})")))?;
@@ -54,6 +57,7 @@ impl TensorFile {
                 shapes,
             });
         }
+        let bytes = std::fs::read(path).map_err(|e| bad(path, e.to_string()))?;
         let shapes = {
             let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
                 bad(
