@@ -2,8 +2,11 @@
 
 mod common;
 
+use std::path::Path;
+
 use atelier::models::inception::{FEATURE_DIM, InceptionFid};
 use burn::prelude::*;
+use common::{atelier, atelier_with_cache, fails_with, ok, p};
 
 #[test]
 fn inception_matches_golden_features() {
@@ -56,29 +59,78 @@ fn eval_fid_of_a_folder_with_itself_is_zero_and_differs_from_another() {
             std::fs::copy(f, dir.join(f.file_name().unwrap())).unwrap();
         }
     }
-    let run = |real: &std::path::Path, fake: &std::path::Path| -> f64 {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_atelier"))
-            .args(["eval", "fid", "--json", "--real"])
-            .arg(real)
-            .arg("--fake")
-            .arg(fake)
-            .arg("--inception")
-            .arg(w.join("inception-v3-fid.safetensors"))
-            .env("ATELIER_CACHE", tmp.path().join("cache"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+    let cache = tmp.path().join("cache");
+    let inception = w.join("inception-v3-fid.safetensors");
+    let run = |real: &Path, fake: &Path| -> f64 {
+        let out = atelier_with_cache(
+            &[
+                "eval",
+                "fid",
+                "--json",
+                "--real",
+                p(real),
+                "--fake",
+                p(fake),
+                "--inception",
+                p(&inception),
+            ],
+            &cache,
         );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
         v["value"].as_f64().unwrap()
     };
     let same = run(&a, &a);
     let other = run(&a, &b);
     assert!(same < 1e-3, "FID of a folder with itself: {same}");
     assert!(other > 10.0, "FID between two classes: {other}");
+    let kid = |fake: &Path| -> serde_json::Value {
+        let args = [
+            "eval",
+            "kid",
+            "--json",
+            "--real",
+            p(&a),
+            "--fake",
+            p(fake),
+            "--subsets",
+            "5",
+            "--subset-size",
+            "4",
+            "--inception",
+            p(&inception),
+        ];
+        serde_json::from_str(&ok(&atelier_with_cache(&args, &cache))).unwrap()
+    };
+    let (kid_same, kid_other) = (kid(&a), kid(&b));
+    let value = |v: &serde_json::Value| v["value"].as_f64().unwrap();
+    // With 4 images per side the unbiased estimate of a set against itself is negative (its
+    // cross term keeps the diagonal the within-set terms drop); the unit tests check ≈ 0 on
+    // larger samples. Two classes must score clearly above it and above zero.
+    assert!(value(&kid_other) > 0.05, "{kid_other}");
+    assert!(
+        value(&kid_other) > value(&kid_same) + 0.1,
+        "{kid_same} {kid_other}"
+    );
+    assert_eq!(kid_other["subsets"], 5);
+    // A generator's samples against the folder.
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/kaokore-dcgan-64.safetensors");
+    let args = [
+        "eval",
+        "fid",
+        "--json",
+        "--real",
+        p(&a),
+        "--model",
+        p(&model),
+        "--n",
+        "4",
+        "--inception",
+        p(&inception),
+    ];
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&atelier_with_cache(&args, &cache))).unwrap();
+    assert_eq!(v["n_fake"], 4);
+    assert!(v["value"].as_f64().unwrap() > 0.0, "{v}");
     // The real folder's statistics were cached.
     assert!(
         tmp.path()
@@ -90,13 +142,9 @@ fn eval_fid_of_a_folder_with_itself_is_zero_and_differs_from_another() {
     );
 }
 
-fn eval_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .arg("eval")
-        .args(args)
-        .arg("--json")
-        .output()
-        .unwrap();
+/// `atelier eval ARGS --json`, parsed.
+fn eval_json(args: &[&str]) -> serde_json::Value {
+    let out = atelier(&[&["eval"], args, &["--json"]].concat());
     assert!(
         out.status.success(),
         "{}",
@@ -126,13 +174,7 @@ fn eval_pair_scores_matched_folders_and_reports_unmatched_names() {
         });
         off.save(o.join(format!("{i}.png"))).unwrap();
     }
-    let v = eval_json(&[
-        "pair".as_ref(),
-        "--ref".as_ref(),
-        r.as_os_str(),
-        "--out".as_ref(),
-        o.as_os_str(),
-    ]);
+    let v = eval_json(&["pair", "--ref", p(&r), "--out", p(&o)]);
     assert_eq!(v["n"], 3);
     assert!((v["l1"].as_f64().unwrap() - 0.2).abs() < 1e-9, "{v}");
     assert!(
@@ -141,30 +183,22 @@ fn eval_pair_scores_matched_folders_and_reports_unmatched_names() {
     );
     assert!(v["ssim"].as_f64().unwrap() < 1.0);
     // Same folder: SSIM 1, PSNR infinite.
-    let same = eval_json(&[
-        "pair".as_ref(),
-        "--ref".as_ref(),
-        r.as_os_str(),
-        "--out".as_ref(),
-        r.as_os_str(),
-    ]);
+    let same = eval_json(&["pair", "--ref", p(&r), "--out", p(&r)]);
     assert!((same["ssim"].as_f64().unwrap() - 1.0).abs() < 1e-12);
     assert_eq!(same["psnr_db"], "inf");
+    // Without --json: a table with the same numbers.
+    let table = ok(&atelier(&["eval", "pair", "--ref", p(&r), "--out", p(&o)]));
+    assert!(
+        table.contains("ssim") && table.contains("0.2000"),
+        "{table}"
+    );
     // An output without a reference.
     image::RgbImage::new(24, 16)
         .save(o.join("extra.png"))
         .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .args(["eval", "pair", "--ref"])
-        .arg(&r)
-        .arg("--out")
-        .arg(&o)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("extra") && !err.contains("panicked"),
-        "{err}"
+    fails_with(
+        &atelier(&["eval", "pair", "--ref", p(&r), "--out", p(&o)]),
+        "extra",
     );
 }
 
@@ -211,20 +245,23 @@ fn eval_style_scores_content_kept_and_style_matched() {
             &style.join(format!("{name}.png")),
         );
     }
-    let args = |stylized: &std::path::Path| {
+    let (vgg, inception) = (
+        w.join("vgg19-imagenet-conv1_1-to-conv3_4.safetensors"),
+        w.join("inception-v3-fid.safetensors"),
+    );
+    let args = |stylized: &Path| {
         eval_json(&[
-            "style".as_ref(),
-            "--content".as_ref(),
-            content.as_os_str(),
-            "--style".as_ref(),
-            style.as_os_str(),
-            "--stylized".as_ref(),
-            stylized.as_os_str(),
-            "--vgg".as_ref(),
-            w.join("vgg19-imagenet-conv1_1-to-conv3_4.safetensors")
-                .as_os_str(),
-            "--inception".as_ref(),
-            w.join("inception-v3-fid.safetensors").as_os_str(),
+            "style",
+            "--content",
+            p(&content),
+            "--style",
+            p(&style),
+            "--stylized",
+            p(stylized),
+            "--vgg",
+            p(&vgg),
+            "--inception",
+            p(&inception),
         ])
     };
     let photo = args(&stylized);

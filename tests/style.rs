@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use atelier::models::vgg19::{Vgg19Config, VggLayer};
 use burn::prelude::*;
@@ -97,7 +97,8 @@ fn stylize_and_texture_commands_end_to_end() {
     let style_list = format!("{},{}", s(&starry), s(&wave));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.png");
-    let base = |extra: &[&str]| {
+    // A small, short stylisation of tubingen written to `to`, plus `extra` flags.
+    let stylize_to = |to: &Path, extra: &[&str]| {
         let mut a = vec![
             "stylize",
             s(&content),
@@ -108,11 +109,12 @@ fn stylize_and_texture_commands_end_to_end() {
             "--iters",
             "4",
             "-o",
-            s(&out),
+            s(to),
         ];
         a.extend_from_slice(extra);
         atelier(&a)
     };
+    let base = |extra: &[&str]| stylize_to(&out, extra);
 
     // Two styles blended, colour kept, intermediate saves.
     let r = base(&[
@@ -129,6 +131,51 @@ fn stylize_and_texture_commands_end_to_end() {
     // tubingen is 4:3 landscape.
     assert_eq!((img.width(), img.height()), (64, 48));
     assert!(dir.path().join("out-s1-i0002.png").exists());
+
+    // Random init is seeded: two runs agree, another seed differs. Two scales, a smaller
+    // style, histogram colour matching, and Adam from the style image also run.
+    let seeded = |seed: &str, name: &str| {
+        let path = dir.path().join(name);
+        let flags = [
+            "--style",
+            s(&starry),
+            "--init",
+            "random",
+            "--seed",
+            seed,
+            "--scales",
+            "2",
+            "--style-scale",
+            "0.5",
+            "--preserve-color",
+            "histogram",
+        ];
+        assert!(stylize_to(&path, &flags).status.success());
+        image::open(&path).unwrap().to_rgb8()
+    };
+    let (first, again, other) = (
+        seeded("3", "a.png"),
+        seeded("3", "b.png"),
+        seeded("4", "c.png"),
+    );
+    assert_eq!((first.width(), first.height()), (64, 48));
+    assert!(first == again, "same seed, different images");
+    assert!(first != other, "the seed changed nothing");
+    let r = base(&[
+        "--style",
+        s(&wave),
+        "--init",
+        "style",
+        "--optimizer",
+        "adam",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+
+    // The help says which layers are used with which file.
+    let help = String::from_utf8_lossy(&atelier(&["stylize", "--help"]).stdout).to_string();
+    for part in ["relu3_2", "relu4_2", "relu5_1"] {
+        assert!(help.contains(part), "'{part}' missing from --help");
+    }
 
     // Bad input: each a clear error.
     fails_with(

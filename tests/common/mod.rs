@@ -43,13 +43,16 @@ pub fn shared_data(sub: &str) -> Option<PathBuf> {
 /// Run the `atelier` binary. Its cache goes to a folder of this test process, never the
 /// user's.
 pub fn atelier(args: &[&str]) -> Output {
+    let cache = std::env::temp_dir().join(format!("atelier-tests-{}", std::process::id()));
+    atelier_with_cache(args, &cache)
+}
+
+/// Run the `atelier` binary with `cache` as its cache folder.
+pub fn atelier_with_cache(args: &[&str], cache: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_atelier"))
         .args(args)
         .env("ATELIER_LOG", "error")
-        .env(
-            "ATELIER_CACHE",
-            std::env::temp_dir().join(format!("atelier-tests-{}", std::process::id())),
-        )
+        .env("ATELIER_CACHE", cache)
         .output()
         .expect("run atelier")
 }
