@@ -7,15 +7,12 @@
 
 mod common;
 
-use std::time::Instant;
-
 use common::arg_or;
 
 use atelier::data::Batch;
 use atelier::losses::GanLoss;
 use atelier::models::{DNorm, DiscriminatorConfig, GeneratorConfig};
 use atelier::recipes::dcgan::DcganRecipe;
-use atelier::train::engine::{adam, gan_step};
 use atelier::util::rng::SeededRng;
 use burn::prelude::*;
 
@@ -53,32 +50,7 @@ fn main() {
         n: batch,
         size,
     };
-    let (mut opt_g, mut opt_d) = (adam((0.5, 0.999)), adam((0.5, 0.999)));
-    let (mut g, mut d) = (g, d);
-    let mut run = |n: usize| {
-        let t = Instant::now();
-        for _ in 0..n {
-            let (g2, d2, d_out, g_out) = gan_step(
-                &recipe,
-                g.clone(),
-                d.clone(),
-                &mut opt_g,
-                &mut opt_d,
-                &mut || real.clone(),
-                1,
-                (2e-4, 2e-4),
-                &mut rng,
-            );
-            // Reading the losses waits for the step to finish, as training does.
-            let _: f32 = d_out.loss.into_scalar();
-            let _: f32 = g_out.loss.into_scalar();
-            (g, d) = (g2, d2);
-        }
-        t.elapsed().as_secs_f64()
-    };
-    run(2); // warm-up
-    let secs = run(steps);
-    let ms = secs * 1000.0 / steps as f64;
+    let ms = common::seconds_per_gan_step(&recipe, g, d, real, steps) * 1000.0;
     println!(
         "{{\"bench\":\"dcgan64_step\",\"framework\":\"atelier-burn-flex\",\"batch\":{batch},\"steps\":{steps},\"ms_per_step\":{ms:.1},\"images_per_sec\":{:.1}}}",
         batch as f64 * 1000.0 / ms

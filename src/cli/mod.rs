@@ -5,6 +5,8 @@ pub mod generate;
 pub mod stylize;
 pub mod texture;
 pub mod train;
+pub mod train_translate;
+pub mod translate;
 
 use clap::{Parser, Subcommand};
 
@@ -40,6 +42,8 @@ pub enum Command {
     Stylize(stylize::StylizeArgs),
     /// Texture synthesis from an exemplar image, optionally tileable.
     Texture(texture::TextureArgs),
+    /// Translate images with a model from `train translate`, at their own resolution.
+    Translate(translate::TranslateArgs),
     /// Evaluate: FID and KID (InceptionV3), SSIM/PSNR/L1 of pairs, style-transfer scores.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
@@ -68,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Interpolate(a) => generate::run_interpolate(a, cli.device),
         Command::Stylize(a) => stylize::run(a, cli.device),
         Command::Texture(a) => texture::run(a, cli.device),
+        Command::Translate(a) => translate::run(a, cli.device),
         Command::Eval(e) => eval::run(e, cli.device),
     }
 }

@@ -15,16 +15,19 @@ use crate::models::{DNorm, DiscriminatorConfig, GeneratorConfig};
 use crate::recipes::dcgan::DcganRecipe;
 use crate::train::engine::RunOptions;
 use crate::train::fid_monitor::FidSettings;
-use crate::train::{LrSchedule, TrainConfig, train};
+use crate::train::{LrSchedule, TrainConfig, TrainOutcome, train};
 use crate::util::atomic::write_atomic;
 
 #[derive(Subcommand, Debug)]
 pub enum TrainCommand {
     /// Train a GAN on a folder of images (sub-folders are classes with --conditional).
     Gan(GanArgs),
+    /// Train an image-to-image translator: pix2pix (paired), CycleGAN (unpaired) or the
+    /// seed preset.
+    Translate(super::train_translate::TranslateTrainArgs),
 }
 
-fn parse_betas(s: &str) -> Result<(f32, f32), String> {
+pub(crate) fn parse_betas(s: &str) -> Result<(f32, f32), String> {
     let parts: Vec<&str> = s.split(',').collect();
     let bad = || format!("expected two numbers like 0.5,0.999, got '{s}'");
     if parts.len() != 2 {
@@ -52,18 +55,9 @@ pub struct GanArgs {
     pub size: usize,
     #[arg(long, value_enum, default_value_t = GanLoss::Ns)]
     pub loss: GanLoss,
-    /// Generator steps to train for (on --resume: the new total, default the saved one).
-    #[arg(long)]
-    pub steps: Option<u64>,
-    /// Run directory (config, metrics, samples, checkpoints, the trained model).
-    #[arg(long, required_unless_present = "resume")]
-    pub out: Option<PathBuf>,
     /// Class-conditional: each image's class is its first sub-folder under --data.
     #[arg(long)]
     pub conditional: bool,
-    /// Continue the run in this directory from its latest checkpoint, with its settings.
-    #[arg(long)]
-    pub resume: Option<PathBuf>,
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub batch_size: u32,
     #[arg(long, default_value_t = 2e-4)]
@@ -102,25 +96,9 @@ pub struct GanArgs {
     /// Normalisation in the discriminator.
     #[arg(long, value_enum, default_value_t = DNorm::Spectral)]
     pub d_norm: DNorm,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    #[arg(long, default_value_t = 1000)]
-    pub checkpoint_every: u64,
-    #[arg(long, default_value_t = 500)]
-    pub sample_every: u64,
-    #[arg(long, default_value_t = 10)]
-    pub log_every: u64,
-    #[arg(long, default_value_t = 2)]
-    pub keep_checkpoints: usize,
     /// Images in the sample grid.
     #[arg(long, default_value_t = 64)]
     pub sample_count: usize,
-    /// Image-decoding threads (default: half the cores, at most 4).
-    #[arg(long)]
-    pub workers: Option<usize>,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
     /// Measure FID every N steps (0: never) and keep the best generator as
     /// best-fid.safetensors; values go to fid.jsonl and fid.png.
     #[arg(long, default_value_t = 0)]
@@ -142,6 +120,9 @@ pub struct GanArgs {
     #[arg(long)]
     #[serde(default)]
     pub inception: Option<PathBuf>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub run: RunFlags,
 }
 
 fn default_fid_samples() -> usize {
@@ -152,7 +133,7 @@ const RUN_ARGS: &str = "run.json";
 
 impl GanArgs {
     fn train_config(&self, steps: u64) -> TrainConfig {
-        TrainConfig {
+        self.run.apply(TrainConfig {
             steps,
             batch_size: self.batch_size as usize,
             loss: self.loss,
@@ -169,38 +150,115 @@ impl GanArgs {
                 Some(start) => LrSchedule::LinearDecay { start },
                 None => LrSchedule::Constant,
             },
+            sample_count: self.sample_count,
+            ..TrainConfig::default()
+        })
+    }
+}
+
+/// A run's saved settings (`run.json`), for --resume.
+pub(crate) fn saved_args<T: serde::de::DeserializeOwned>(run: &Path) -> anyhow::Result<T> {
+    let p = run.join(RUN_ARGS);
+    let text = std::fs::read_to_string(&p)
+        .with_context(|| format!("--resume {}: cannot read {}", run.display(), p.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not the settings file of this kind of run",
+            p.display()
+        )
+    })
+}
+
+/// Save a run's settings (`run.json`).
+pub(crate) fn save_args<T: Serialize>(run: &Path, args: &T) -> anyhow::Result<()> {
+    write_atomic(&run.join(RUN_ARGS), &serde_json::to_vec_pretty(args)?)?;
+    Ok(())
+}
+
+/// The command as typed, without the program's install path: recorded in model files.
+pub(crate) fn command_line() -> String {
+    std::iter::once("atelier".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Flags every training run shares: where it lives, how long it runs, how often it saves
+/// and reports.
+#[derive(Args, Debug, Clone, Serialize, Deserialize)]
+pub struct RunFlags {
+    /// Run directory (config, metrics, samples, checkpoints, the trained model).
+    #[arg(long, required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// Continue the run in this directory from its latest checkpoint, with its settings.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Generator steps to train for (on --resume: the new total, default the saved one).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 1000)]
+    pub checkpoint_every: u64,
+    #[arg(long, default_value_t = 500)]
+    pub sample_every: u64,
+    #[arg(long, default_value_t = 10)]
+    pub log_every: u64,
+    #[arg(long, default_value_t = 2)]
+    pub keep_checkpoints: usize,
+    /// Image-decoding threads (default: half the cores, at most 4).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl RunFlags {
+    /// The engine settings these flags decide.
+    pub fn apply(&self, cfg: TrainConfig) -> TrainConfig {
+        TrainConfig {
             seed: self.seed,
             checkpoint_every: self.checkpoint_every,
             sample_every: self.sample_every,
             log_every: self.log_every,
             keep_checkpoints: self.keep_checkpoints,
-            sample_count: self.sample_count,
+            ..cfg
         }
     }
 }
 
-/// On --resume, the saved settings of the run, with a new --steps if one was given.
-fn resolve(args: GanArgs) -> anyhow::Result<(GanArgs, PathBuf, bool)> {
-    match &args.resume {
+/// Run settings that can be resumed.
+pub(crate) trait RunArgs: Serialize + serde::de::DeserializeOwned {
+    fn run_flags(&mut self) -> &mut RunFlags;
+}
+
+/// The settings to run with, the run directory and whether to resume: on --resume, the
+/// run's saved settings with a new --steps if one was given.
+pub(crate) fn resolve<T: RunArgs>(mut args: T) -> anyhow::Result<(T, PathBuf, bool)> {
+    let given = args.run_flags().clone();
+    match given.resume.clone() {
         Some(run) => {
-            let p = run.join(RUN_ARGS);
-            let text = std::fs::read_to_string(&p).with_context(|| {
-                format!("--resume {}: cannot read {}", run.display(), p.display())
-            })?;
-            let mut saved: GanArgs = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a run settings file", p.display()))?;
-            if args.steps.is_some() {
-                saved.steps = args.steps;
+            let mut saved: T = saved_args(&run)?;
+            let flags = saved.run_flags();
+            if given.steps.is_some() {
+                flags.steps = given.steps;
             }
-            saved.quiet = args.quiet;
-            saved.resume = None;
-            saved.out = Some(run.clone());
-            Ok((saved, run.clone(), true))
+            flags.quiet = given.quiet;
+            flags.resume = None;
+            flags.out = Some(run.clone());
+            Ok((saved, run, true))
         }
         None => {
-            let out = args.out.clone().expect("clap requires --out");
+            let out = given.out.context("--out is required")?;
             Ok((args, out, false))
         }
+    }
+}
+
+impl RunArgs for GanArgs {
+    fn run_flags(&mut self) -> &mut RunFlags {
+        &mut self.run
     }
 }
 
@@ -208,16 +266,25 @@ pub fn run(cmd: TrainCommand, device: DeviceChoice) -> anyhow::Result<()> {
     match cmd {
         TrainCommand::Gan(args) => {
             let (args, run_dir, resume) = resolve(args)?;
-            let outcome = train_gan(&args, &run_dir, resume, device, None)?;
-            println!(
-                "trained to step {}; model: {}; samples: {}",
-                outcome.final_step,
-                outcome.model_file.display(),
-                run_dir.join("samples.png").display()
-            );
-            Ok(())
+            report(&train_gan(&args, &run_dir, resume, device, None)?, &run_dir);
+        }
+        TrainCommand::Translate(args) => {
+            let (args, run_dir, resume) = resolve(args)?;
+            let outcome =
+                super::train_translate::train_translate(&args, &run_dir, resume, device, None)?;
+            report(&outcome, &run_dir);
         }
     }
+    Ok(())
+}
+
+fn report(outcome: &TrainOutcome, run_dir: &Path) {
+    println!(
+        "trained to step {}; model: {}; samples: {}",
+        outcome.final_step,
+        outcome.model_file.display(),
+        run_dir.join("samples.png").display()
+    );
 }
 
 /// Train (or resume) a DCGAN run. `stop_after` simulates a kill after that step (tests).
@@ -228,7 +295,7 @@ pub fn train_gan(
     device: DeviceChoice,
     stop_after: Option<u64>,
 ) -> anyhow::Result<crate::train::TrainOutcome> {
-    let steps = args.steps.unwrap_or(10_000);
+    let steps = args.run.steps.unwrap_or(10_000);
     let cfg = args.train_config(steps);
     cfg.validate()?;
     let data = args.data.clone().context("--data is required")?;
@@ -273,15 +340,10 @@ pub fn train_gan(
     let train_device = base.clone().autodiff();
     std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     let mut saved = args.clone();
-    saved.steps = Some(steps);
-    saved.resume = None;
-    write_atomic(&run_dir.join(RUN_ARGS), &serde_json::to_vec_pretty(&saved)?)?;
-
-    // Recorded in the model file: the program name without its install path.
-    let command = std::iter::once("atelier".to_string())
-        .chain(std::env::args().skip(1))
-        .collect::<Vec<_>>()
-        .join(" ");
+    saved.run.steps = Some(steps);
+    saved.run.resume = None;
+    save_args(run_dir, &saved)?;
+    let command = command_line();
     let recipe = DcganRecipe {
         g_config: g_config.clone(),
         classes: folder.classes.clone(),
@@ -291,7 +353,7 @@ pub fn train_gan(
         penalty_dirs: args.penalty_dirs,
         device: train_device.clone(),
         sample_count: args.sample_count.max(1),
-        sample_seed: args.seed.wrapping_add(1234),
+        sample_seed: args.run.seed.wrapping_add(1234),
         command,
     };
     let loader_cfg = LoaderConfig {
@@ -300,8 +362,8 @@ pub fn train_gan(
         load_size: args.size as u32,
         flip: true,
         random_crop: true,
-        seed: args.seed,
-        workers: args.workers.unwrap_or_else(default_workers),
+        seed: args.run.seed,
+        workers: args.run.workers.unwrap_or_else(default_workers),
     };
     let fid = if args.fid_every > 0 {
         anyhow::ensure!(args.fid_samples >= 2, "--fid-samples must be at least 2");
@@ -316,7 +378,7 @@ pub fn train_gan(
             samples: args.fid_samples,
             extractor,
             real,
-            seed: args.seed.wrapping_add(4321),
+            seed: args.run.seed.wrapping_add(4321),
         })
     } else {
         None
@@ -324,11 +386,11 @@ pub fn train_gan(
     let opts = RunOptions {
         run_dir: run_dir.to_path_buf(),
         resume,
-        progress: !args.quiet,
+        progress: !args.run.quiet,
         stop_after,
         fid,
     };
-    let seed = args.seed;
+    let seed = args.run.seed;
     let outcome = train(
         &recipe,
         &cfg,

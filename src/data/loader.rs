@@ -4,6 +4,9 @@
 //! `(seed, e)`, and stream sample `k` gets its own augmentation RNG seeded by `(seed, k)`.
 //! So batch `b` is a pure function of `(seed, b)`: worker threads can build batches in any
 //! order, and resuming only needs the next batch number.
+//!
+//! [`Stream`] does this for any [`Examples`] (a folder of images, pairs for translation);
+//! [`BatchLoader`] is the stream over an image folder.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +19,147 @@ use super::folder::ImageFolder;
 use crate::imaging::io::{LoadOptions, load_rgb, resize_short_side};
 use crate::imaging::tensor::{Range, push_chw};
 use crate::util::rng::SeededRng;
+
+/// A dataset a [`Stream`] draws from.
+pub trait Examples: Send + Sync + 'static {
+    type Batch: Send + 'static;
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// One batch from the picked examples: (dataset index, that sample's own RNG).
+    fn collate(&self, picks: Vec<(usize, SeededRng)>) -> Self::Batch;
+}
+
+/// Where batch `b` draws from: dataset indices (epoch permutations) and per-sample RNGs.
+fn picks(
+    n: u64,
+    bs: usize,
+    seed: u64,
+    b: u64,
+    perms: &mut HashMap<u64, Vec<u32>>,
+) -> Vec<(usize, SeededRng)> {
+    // A batch spans at most its first epoch and later ones: older permutations go.
+    let first_epoch = b * bs as u64 / n;
+    perms.retain(|e, _| *e >= first_epoch);
+    (0..bs as u64)
+        .map(|j| {
+            let k = b * bs as u64 + j;
+            let epoch = k / n;
+            let perm = perms.entry(epoch).or_insert_with(|| {
+                let mut p: Vec<u32> = (0..n as u32).collect();
+                SeededRng::derived(seed, &[1, epoch]).shuffle(&mut p);
+                p
+            });
+            (
+                perm[(k % n) as usize] as usize,
+                SeededRng::derived(seed, &[2, k]),
+            )
+        })
+        .collect()
+}
+
+/// Yields batches `start, start+1, ...` of `examples` in order; `workers` threads decode
+/// ahead.
+pub struct Stream<B> {
+    receivers: Vec<Receiver<B>>,
+    start: u64,
+    next: u64,
+}
+
+impl<B: Send + 'static> Stream<B> {
+    pub fn new<E: Examples<Batch = B>>(
+        examples: E,
+        batch_size: usize,
+        seed: u64,
+        workers: usize,
+        start_batch: u64,
+    ) -> Self {
+        let workers = workers.max(1);
+        let n = examples.len().max(1) as u64;
+        let bs = batch_size.max(1);
+        let src = Arc::new(examples);
+        let receivers = (0..workers as u64)
+            .map(|w| {
+                let (tx, rx) = sync_channel(2);
+                let src = Arc::clone(&src);
+                std::thread::spawn(move || {
+                    let mut perms = HashMap::new();
+                    let mut b = start_batch + w;
+                    // Stops when the stream (the receiver) is dropped.
+                    while tx
+                        .send(src.collate(picks(n, bs, seed, b, &mut perms)))
+                        .is_ok()
+                    {
+                        b += workers as u64;
+                    }
+                });
+                rx
+            })
+            .collect();
+        Self {
+            receivers,
+            start: start_batch,
+            next: start_batch,
+        }
+    }
+
+    /// The number of the batch `next_batch` will return: the stream's resume position.
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    pub fn next_batch(&mut self) -> B {
+        // Worker w makes batches start + w, start + w + W, ...
+        let w = ((self.next - self.start) % self.receivers.len() as u64) as usize;
+        self.next += 1;
+        self.receivers[w]
+            .recv()
+            .expect("data loader thread stopped unexpectedly")
+    }
+}
+
+/// The batch at position `b` of a stream over `examples`, computed on this thread.
+pub fn batch_at<E: Examples>(examples: &E, batch_size: usize, seed: u64, b: u64) -> E::Batch {
+    let n = examples.len().max(1) as u64;
+    examples.collate(picks(n, batch_size.max(1), seed, b, &mut HashMap::new()))
+}
+
+/// Random crop (or centre crop) and flip, the same for every image given (a pair stays
+/// aligned). Images are first resized so their short side is `load_size`.
+pub fn crop_and_flip(
+    images: &[&RgbImage],
+    size: u32,
+    load_size: u32,
+    random_crop: bool,
+    flip: bool,
+    rng: &mut SeededRng,
+) -> Vec<RgbImage> {
+    let resized: Vec<RgbImage> = images
+        .iter()
+        .map(|i| resize_short_side(i, load_size.max(size)))
+        .collect();
+    let (w, h) = resized[0].dimensions();
+    let (x, y) = if random_crop {
+        (
+            rng.below((w - size + 1) as usize) as u32,
+            rng.below((h - size + 1) as usize) as u32,
+        )
+    } else {
+        ((w - size) / 2, (h - size) / 2)
+    };
+    let flipped = flip && rng.coin();
+    resized
+        .iter()
+        .map(|img| {
+            let mut out = image::imageops::crop_imm(img, x, y, size, size).to_image();
+            if flipped {
+                image::imageops::flip_horizontal_in_place(&mut out);
+            }
+            out
+        })
+        .collect()
+}
 
 #[derive(Clone, Debug)]
 pub struct LoaderConfig {
@@ -57,19 +201,14 @@ impl Batch {
     }
 }
 
-struct Source {
+/// An image folder as training examples: labelled, augmented crops.
+struct FolderExamples {
     folder: ImageFolder,
     cfg: LoaderConfig,
     load: LoadOptions,
 }
 
-impl Source {
-    fn permutation(&self, epoch: u64) -> Vec<u32> {
-        let mut p: Vec<u32> = (0..self.folder.len() as u32).collect();
-        SeededRng::derived(self.cfg.seed, &[1, epoch]).shuffle(&mut p);
-        p
-    }
-
+impl FolderExamples {
     fn sample(&self, index: usize, rng: &mut SeededRng) -> (RgbImage, i64) {
         let n = self.folder.len();
         // A file that passed the header probe can still fail to decode; fall back to the
@@ -79,10 +218,11 @@ impl Source {
             let (path, label) = &self.folder.items[i];
             match load_rgb(path, &self.load) {
                 Ok(img) => {
-                    return (
-                        self.augment(&img, rng),
-                        label.map(|l| l as i64).unwrap_or(0),
-                    );
+                    let c = &self.cfg;
+                    let crop =
+                        crop_and_flip(&[&img], c.size, c.load_size, c.random_crop, c.flip, rng);
+                    let img = crop.into_iter().next().expect("one image in, one out");
+                    return (img, label.map(|l| l as i64).unwrap_or(0));
                 }
                 Err(e) => tracing::warn!("{e}; using another image instead"),
             }
@@ -92,93 +232,52 @@ impl Source {
             self.folder.root.display()
         );
     }
+}
 
-    fn augment(&self, img: &RgbImage, rng: &mut SeededRng) -> RgbImage {
-        let s = self.cfg.size;
-        let img = resize_short_side(img, self.cfg.load_size.max(s));
-        let (w, h) = img.dimensions();
-        let (x, y) = if self.cfg.random_crop {
-            (
-                rng.below((w - s + 1) as usize) as u32,
-                rng.below((h - s + 1) as usize) as u32,
-            )
-        } else {
-            ((w - s) / 2, (h - s) / 2)
-        };
-        let mut out = image::imageops::crop_imm(&img, x, y, s, s).to_image();
-        if self.cfg.flip && rng.coin() {
-            image::imageops::flip_horizontal_in_place(&mut out);
-        }
-        out
+impl Examples for FolderExamples {
+    type Batch = Batch;
+
+    fn len(&self) -> usize {
+        self.folder.len()
     }
 
-    fn batch(&self, b: u64, perms: &mut HashMap<u64, Vec<u32>>) -> Batch {
-        let n = self.folder.len() as u64;
-        let bs = self.cfg.batch_size;
-        let mut pixels = Vec::with_capacity(bs * 3 * (self.cfg.size * self.cfg.size) as usize);
-        let mut labels = Vec::with_capacity(bs);
-        // A batch spans at most its first epoch and later ones: older permutations go.
-        let first_epoch = b * bs as u64 / n;
-        perms.retain(|e, _| *e >= first_epoch);
-        for j in 0..bs as u64 {
-            let k = b * bs as u64 + j;
-            let epoch = k / n;
-            let perm = perms
-                .entry(epoch)
-                .or_insert_with(|| self.permutation(epoch));
-            let index = perm[(k % n) as usize] as usize;
-            let mut rng = SeededRng::derived(self.cfg.seed, &[2, k]);
+    fn collate(&self, picks: Vec<(usize, SeededRng)>) -> Batch {
+        let s = self.cfg.size as usize;
+        let mut pixels = Vec::with_capacity(picks.len() * 3 * s * s);
+        let mut labels = Vec::with_capacity(picks.len());
+        for (index, mut rng) in picks {
             let (img, label) = self.sample(index, &mut rng);
             push_chw(&img, Range::Signed, &mut pixels);
             labels.push(label);
         }
         Batch {
+            n: labels.len(),
             pixels,
             labels,
-            n: bs,
-            size: self.cfg.size as usize,
+            size: s,
         }
     }
 }
 
-/// Yields batches `start, start+1, ...` in order; `workers` threads decode ahead.
+/// The stream of batches over an image folder.
 pub struct BatchLoader {
-    receivers: Vec<Receiver<Batch>>,
-    start: u64,
-    next: u64,
+    stream: Stream<Batch>,
     pub classes: Vec<String>,
     pub len: usize,
 }
 
 impl BatchLoader {
     pub fn new(folder: ImageFolder, cfg: LoaderConfig, start_batch: u64) -> Self {
-        let workers = cfg.workers.max(1);
         let classes = folder.classes.clone();
         let len = folder.len();
-        let src = Arc::new(Source {
+        let (bs, seed, workers) = (cfg.batch_size, cfg.seed, cfg.workers);
+        let examples = FolderExamples {
             folder,
             cfg,
             load: LoadOptions::default(),
-        });
-        let receivers = (0..workers as u64)
-            .map(|w| {
-                let (tx, rx) = sync_channel(2);
-                let src = Arc::clone(&src);
-                std::thread::spawn(move || {
-                    let mut perms = HashMap::new();
-                    let mut b = start_batch + w;
-                    // Stops when the loader (the receiver) is dropped.
-                    while tx.send(src.batch(b, &mut perms)).is_ok() {
-                        b += workers as u64;
-                    }
-                });
-                rx
-            })
-            .collect();
+        };
         Self {
-            receivers,
-            start: start_batch,
-            next: start_batch,
+            stream: Stream::new(examples, bs, seed, workers, start_batch),
             classes,
             len,
         }
@@ -186,16 +285,11 @@ impl BatchLoader {
 
     /// The number of the batch `next_batch` will return: the loader's resume position.
     pub fn position(&self) -> u64 {
-        self.next
+        self.stream.position()
     }
 
     pub fn next_batch(&mut self) -> Batch {
-        // Worker w makes batches start + w, start + w + W, ...
-        let w = ((self.next - self.start) % self.receivers.len() as u64) as usize;
-        self.next += 1;
-        self.receivers[w]
-            .recv()
-            .expect("data loader thread stopped unexpectedly")
+        self.stream.next_batch()
     }
 }
 
@@ -212,13 +306,13 @@ mod tests {
     use crate::data::folder::FolderOptions;
 
     /// The batch a loader would produce at position `b`, computed on this thread.
-    fn batch_at(folder: &ImageFolder, cfg: &LoaderConfig, b: u64) -> Batch {
-        let src = Source {
+    fn folder_batch_at(folder: &ImageFolder, cfg: &LoaderConfig, b: u64) -> Batch {
+        let ex = FolderExamples {
             folder: folder.clone(),
             cfg: cfg.clone(),
             load: LoadOptions::default(),
         };
-        src.batch(b, &mut HashMap::new())
+        batch_at(&ex, cfg.batch_size, cfg.seed, b)
     }
 
     fn folder(n: usize) -> (tempfile::TempDir, ImageFolder) {
@@ -259,7 +353,7 @@ mod tests {
             assert_eq!(c.next_batch().pixels, seq[start as usize + 1]);
             assert_eq!(c.position(), start + 2);
         }
-        assert_eq!(batch_at(&f, &cfg(1), 2).pixels, seq[2]);
+        assert_eq!(folder_batch_at(&f, &cfg(1), 2).pixels, seq[2]);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 pub mod folder;
 pub mod loader;
+pub mod pair_makers;
 pub mod paired;
+pub mod translation;
 
 pub use folder::{FolderOptions, ImageFolder};
 pub use loader::{Batch, BatchLoader, LoaderConfig};

@@ -52,6 +52,15 @@ pub fn g_loss(kind: GanLoss, fake: Tensor<1>) -> Tensor<1> {
     }
 }
 
+/// The mean score D gave, for logging: a probability for the BCE losses, the raw score
+/// otherwise. Detached.
+pub fn mean_score(kind: GanLoss, scores: Tensor<1>) -> Tensor<1> {
+    match kind {
+        GanLoss::Minimax | GanLoss::Ns => burn::tensor::activation::sigmoid(scores).mean().detach(),
+        _ => scores.mean().detach(),
+    }
+}
+
 /// Squared input-gradient norm of a critic, estimated per sample with central finite
 /// differences along `dirs` random Gaussian directions:
 ///     (D(x + εv) - D(x - εv)) / 2ε ≈ ∇D(x)·v,   E_v[(∇D·v)²] = ‖∇D(x)‖².

@@ -6,6 +6,7 @@ pub mod inception;
 pub mod model_file;
 pub mod patchgan;
 pub mod resnet_gen;
+pub mod translator;
 pub mod unet;
 pub mod vgg19;
 

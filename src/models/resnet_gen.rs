@@ -13,6 +13,7 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::nn::conv::gan_init;
+use crate::nn::norm::NormContext;
 use crate::nn::pad::{crop_to, pad_to_multiple, reflect_pad};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -37,6 +38,10 @@ pub struct ResnetGeneratorConfig {
     pub blocks: usize,
     #[config(default = "Upsample::ResizeConv")]
     pub upsample: Upsample,
+    /// Skip connections around each block pair. Without them this is the plain
+    /// encoder-decoder conv generator of the `seed` preset.
+    #[config(default = true)]
+    pub residual: bool,
 }
 
 /// conv → instance norm (→ ReLU), with reflection padding applied by the caller.
@@ -58,8 +63,8 @@ impl ConvNorm {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.norm.forward(self.conv.forward(x))
+    fn forward(&self, x: Tensor<4>, ctx: &mut NormContext) -> Tensor<4> {
+        ctx.instance_norm(&self.norm, self.conv.forward(x))
     }
 }
 
@@ -67,12 +72,14 @@ impl ConvNorm {
 pub struct ResidualBlock {
     pub a: ConvNorm,
     pub b: ConvNorm,
+    pub residual: bool,
 }
 
 impl ResidualBlock {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let h = relu(self.a.forward(reflect_pad(x.clone(), 1)));
-        x + self.b.forward(reflect_pad(h, 1))
+    fn forward(&self, x: Tensor<4>, ctx: &mut NormContext) -> Tensor<4> {
+        let h = relu(self.a.forward(reflect_pad(x.clone(), 1), ctx));
+        let h = self.b.forward(reflect_pad(h, 1), ctx);
+        if self.residual { x + h } else { relu(h) }
     }
 }
 
@@ -114,7 +121,7 @@ impl UpStep {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    fn forward(&self, x: Tensor<4>, ctx: &mut NormContext) -> Tensor<4> {
         let h = match (&self.transposed, &self.resize_conv) {
             (Some(t), _) => t.forward(x),
             (None, Some(c)) => {
@@ -126,7 +133,7 @@ impl UpStep {
             }
             (None, None) => unreachable!("an up-sampling step has one of its two forms"),
         };
-        relu(self.norm.forward(h))
+        relu(ctx.instance_norm(&self.norm, h))
     }
 }
 
@@ -152,6 +159,7 @@ impl ResnetGeneratorConfig {
                 .map(|_| ResidualBlock {
                     a: ConvNorm::new(4 * w, 4 * w, 3, 1, 0, device),
                     b: ConvNorm::new(4 * w, 4 * w, 3, 1, 0, device),
+                    residual: self.residual,
                 })
                 .collect(),
             up: vec![
@@ -168,16 +176,23 @@ impl ResnetGeneratorConfig {
 impl ResnetGenerator {
     /// Images [N, C, H, W] in [-1, 1] to images of the same size.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_with(x, &mut NormContext::own())
+    }
+
+    /// `forward` with instance-norm statistics taken from `ctx` (tiled inference).
+    pub fn forward_with(&self, x: Tensor<4>, ctx: &mut NormContext) -> Tensor<4> {
         let (x, size) = pad_to_multiple(x, 4);
-        let mut h = relu(self.stem.forward(reflect_pad(x, 3)));
+        let [_, _, h, w] = x.dims();
+        ctx.begin([h, w]);
+        let mut h = relu(self.stem.forward(reflect_pad(x, 3), ctx));
         for d in &self.down {
-            h = relu(d.forward(h));
+            h = relu(d.forward(h, ctx));
         }
         for b in &self.blocks {
-            h = b.forward(h);
+            h = b.forward(h, ctx);
         }
         for u in &self.up {
-            h = u.forward(h);
+            h = u.forward(h, ctx);
         }
         crop_to(tanh(self.to_rgb.forward(reflect_pad(h, 3))), size)
     }

@@ -47,6 +47,220 @@ pub fn spectral_normalize(
     weight / sigma
 }
 
+/// Per-channel mean and variance of one instance-norm layer's input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerStats {
+    pub mean: Vec<f32>,
+    pub var: Vec<f32>,
+}
+
+/// Running sums of one layer's input over a region: merged across tiles into the statistics
+/// of the whole image.
+#[derive(Clone, Debug, Default)]
+pub struct Moments {
+    sum: Vec<f64>,
+    sum_sq: Vec<f64>,
+    count: f64,
+}
+
+impl Moments {
+    pub fn merge(&mut self, other: &Moments) {
+        if self.sum.is_empty() {
+            *self = other.clone();
+            return;
+        }
+        for (a, b) in self.sum.iter_mut().zip(&other.sum) {
+            *a += b;
+        }
+        for (a, b) in self.sum_sq.iter_mut().zip(&other.sum_sq) {
+            *a += b;
+        }
+        self.count += other.count;
+    }
+
+    pub fn stats(&self) -> LayerStats {
+        let n = self.count.max(1.0);
+        let mean: Vec<f64> = self.sum.iter().map(|s| s / n).collect();
+        LayerStats {
+            var: self
+                .sum_sq
+                .iter()
+                .zip(&mean)
+                .map(|(q, m)| (q / n - m * m).max(0.0) as f32)
+                .collect(),
+            mean: mean.into_iter().map(|m| m as f32).collect(),
+        }
+    }
+}
+
+/// Where instance norms take their statistics from: ordinarily each image's own; for tiled
+/// inference, the whole image's. Each tile of an image runs on its own thread with a
+/// context sharing one [`StatsExchange`]: at every norm layer a tile contributes its
+/// core region's sums and waits until all tiles have, then normalises with the total. So
+/// tiles are normalised exactly as the whole image would be.
+#[derive(Default)]
+pub struct NormContext {
+    /// The tile's core region in network-input pixels (y0, y1, x0, x1); ends are clamped.
+    core: Option<[usize; 4]>,
+    exchange: Option<std::sync::Arc<StatsExchange>>,
+    cursor: usize,
+    input_hw: [usize; 2],
+}
+
+impl NormContext {
+    /// Each input normalised by its own statistics: ordinary instance norm.
+    pub fn own() -> Self {
+        Self::default()
+    }
+
+    /// A tile with `core` region taking part in `exchange`.
+    pub fn shared(core: [usize; 4], exchange: std::sync::Arc<StatsExchange>) -> Self {
+        Self {
+            core: Some(core),
+            exchange: Some(exchange),
+            ..Self::default()
+        }
+    }
+
+    /// Called by a network with its (padded) input size before its first norm layer.
+    pub fn begin(&mut self, input_hw: [usize; 2]) {
+        self.cursor = 0;
+        self.input_hw = input_hw;
+    }
+
+    /// Instance norm of `x` (a batch of one when shared) with `norm`'s affine parameters.
+    pub fn instance_norm(&mut self, norm: &burn::nn::InstanceNorm, x: Tensor<4>) -> Tensor<4> {
+        let (Some([y0, y1, x0, x1]), Some(exchange)) = (self.core, self.exchange.clone()) else {
+            return norm.forward(x);
+        };
+        let layer = self.cursor;
+        self.cursor += 1;
+        let [_, c, h, w] = x.dims();
+        // The core in this layer's resolution.
+        let (sy, sx) = (
+            self.input_hw[0] as f64 / h as f64,
+            self.input_hw[1] as f64 / w as f64,
+        );
+        let r = |v: usize, s: f64, max: usize| ((v as f64 / s).round() as usize).min(max);
+        let (ry0, ry1, rx0, rx1) = (r(y0, sy, h), r(y1, sy, h), r(x0, sx, w), r(x1, sx, w));
+        let moments = if ry1 > ry0 && rx1 > rx0 {
+            let region = x.clone().slice(s![0..1, .., ry0..ry1, rx0..rx1]);
+            let to_vec = |t: Tensor<4>| -> Vec<f64> {
+                t.reshape([c])
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .expect("f32 data")
+                    .into_iter()
+                    .map(f64::from)
+                    .collect()
+            };
+            Moments {
+                sum: to_vec(region.clone().sum_dim(3).sum_dim(2)),
+                sum_sq: to_vec(region.powf_scalar(2.0).sum_dim(3).sum_dim(2)),
+                count: ((ry1 - ry0) * (rx1 - rx0)) as f64,
+            }
+        } else {
+            Moments::default()
+        };
+        let stats = exchange.share(layer, &moments);
+        let device = x.device();
+        let v = |d: &[f32]| {
+            Tensor::<1>::from_data(TensorData::new(d.to_vec(), [c]), &device).reshape([1, c, 1, 1])
+        };
+        let mut y = (x - v(&stats.mean)) / v(&stats.var).add_scalar(norm.epsilon).sqrt();
+        if let (Some(g), Some(b)) = (&norm.gamma, &norm.beta) {
+            y = y * g.val().reshape([1, c, 1, 1]) + b.val().reshape([1, c, 1, 1]);
+        }
+        y
+    }
+}
+
+/// The meeting point of the tiles of one image (see [`NormContext`]). It also hands out
+/// one compute token, so only one tile computes at a time: peak working memory stays that
+/// of one tile, while the others wait at a norm layer holding only their activations.
+pub struct StatsExchange {
+    tiles: usize,
+    state: std::sync::Mutex<ExchangeState>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct ExchangeState {
+    /// Per layer: the running total and how many tiles have contributed.
+    totals: Vec<(Moments, usize)>,
+    /// Per layer: the whole image's statistics, once every tile has contributed.
+    published: Vec<Option<LayerStats>>,
+    busy: bool,
+    /// A tile thread died: the others must not wait for it.
+    failed: bool,
+}
+
+impl StatsExchange {
+    pub fn new(tiles: usize) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            tiles,
+            state: Default::default(),
+            changed: Default::default(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ExchangeState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Take the compute token.
+    pub fn acquire(&self) {
+        let mut st = self.lock();
+        while st.busy {
+            st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        assert!(!st.failed, "another tile of this image failed");
+        st.busy = true;
+    }
+
+    /// Give the compute token back.
+    pub fn release(&self) {
+        self.lock().busy = false;
+        self.changed.notify_all();
+    }
+
+    /// Mark the exchange failed (a tile thread is unwinding) so waiting tiles stop too.
+    pub fn fail(&self) {
+        let mut st = self.lock();
+        st.failed = true;
+        st.busy = false;
+        self.changed.notify_all();
+    }
+
+    /// Contribute a tile's moments for `layer` and wait for the whole image's statistics.
+    /// The caller holds the compute token; it is released while waiting.
+    fn share(&self, layer: usize, m: &Moments) -> LayerStats {
+        let mut st = self.lock();
+        st.busy = false;
+        if st.totals.len() <= layer {
+            st.totals.resize(layer + 1, (Moments::default(), 0));
+            st.published.resize(layer + 1, None);
+        }
+        st.totals[layer].0.merge(m);
+        st.totals[layer].1 += 1;
+        if st.totals[layer].1 == self.tiles {
+            st.published[layer] = Some(st.totals[layer].0.stats());
+        }
+        self.changed.notify_all();
+        loop {
+            assert!(!st.failed, "another tile of this image failed");
+            if !st.busy
+                && let Some(s) = st.published[layer].clone()
+            {
+                st.busy = true;
+                return s;
+            }
+            st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,12 +3,11 @@
 use std::path::Path;
 
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
 
 use crate::data::Batch;
 use crate::error::Result;
 use crate::losses::adversarial::{
-    GanLoss, d_loss, g_loss, grad_norm_sq, gradient_penalty, r1_penalty,
+    GanLoss, d_loss, g_loss, grad_norm_sq, gradient_penalty, mean_score, r1_penalty,
 };
 use crate::models::model_file::{ModelMeta, save_model};
 use crate::models::{Discriminator, Generator, GeneratorConfig};
@@ -54,13 +53,6 @@ impl DcganRecipe {
             .map(|_| Tensor::from_data(TensorData::new(rng.normal_vec(n), dims), &self.device))
             .collect()
     }
-
-    fn score_mean(&self, s: Tensor<1>) -> Tensor<1> {
-        match self.loss {
-            GanLoss::Minimax | GanLoss::Ns => sigmoid(s).mean().detach(),
-            _ => s.mean().detach(),
-        }
-    }
 }
 
 impl GanRecipe for DcganRecipe {
@@ -105,8 +97,8 @@ impl GanRecipe for DcganRecipe {
         }
         StepLosses {
             loss,
-            real_score: Some(self.score_mean(sr)),
-            fake_score: Some(self.score_mean(sf)),
+            real_score: Some(mean_score(self.loss, sr)),
+            fake_score: Some(mean_score(self.loss, sf)),
         }
     }
 
@@ -123,7 +115,7 @@ impl GanRecipe for DcganRecipe {
         StepLosses {
             loss: g_loss(self.loss, sf.clone()),
             real_score: None,
-            fake_score: Some(self.score_mean(sf)),
+            fake_score: Some(mean_score(self.loss, sf)),
         }
     }
 

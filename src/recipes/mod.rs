@@ -1,4 +1,7 @@
 //! Training recipes: what each GAN family plugs into the one engine (`crate::train`).
 //! A new GAN needs a recipe here and a model under `models/`, nothing else.
 
+pub mod cyclegan;
 pub mod dcgan;
+pub mod image_pool;
+pub mod pix2pix;

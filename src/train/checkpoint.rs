@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
-use burn::tensor::Bytes;
+use burn::tensor::{Bytes, TensorData};
+use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AtelierError, Result};
@@ -19,6 +20,49 @@ use crate::util::atomic::write_atomic;
 use crate::util::rng::RngState;
 
 const LATEST: &str = "latest";
+const RECIPE_STATE: &str = "recipe.safetensors";
+
+/// f32 safetensors bytes of named tensors (lossless, unlike the f16 model files).
+fn tensors_to_bytes(tensors: &[(String, TensorData)], path: &Path) -> Result<Vec<u8>> {
+    let bufs: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, d)| {
+            let v = d
+                .clone()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .map_err(|e| ckpt_err(path, format!("{e:?}")))?;
+            let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            Ok((n.clone(), d.shape().to_vec(), bytes))
+        })
+        .collect::<Result<_>>()?;
+    let views: Vec<(String, TensorView)> = bufs
+        .iter()
+        .map(|(n, s, b)| {
+            let view = TensorView::new(Dtype::F32, s.clone(), b).map_err(|e| ckpt_err(path, e))?;
+            Ok((n.clone(), view))
+        })
+        .collect::<Result<_>>()?;
+    safetensors::serialize(views, None).map_err(|e| ckpt_err(path, e))
+}
+
+fn tensors_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<(String, TensorData)>> {
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| ckpt_err(path, e))?;
+    let mut out: Vec<(String, TensorData)> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let v: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            (name, TensorData::new(v, view.shape().to_vec()))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TrainState {
@@ -37,6 +81,8 @@ pub struct Loaded<G, D> {
     pub opt_g: ModuleOptimizer,
     pub opt_d: ModuleOptimizer,
     pub state: TrainState,
+    /// The recipe's own state (see `GanRecipe::state`); empty when it keeps none.
+    pub recipe_state: Vec<(String, TensorData)>,
     pub dir: PathBuf,
 }
 
@@ -83,6 +129,7 @@ pub fn save<G: Module, D: Module>(
     opt_g: &ModuleOptimizer,
     opt_d: &ModuleOptimizer,
     state: &TrainState,
+    recipe_state: &[(String, TensorData)],
     keep: usize,
 ) -> Result<PathBuf> {
     let root = checkpoints_dir(run);
@@ -104,6 +151,9 @@ pub fn save<G: Module, D: Module>(
     write_file(&tmp, "opt_d.bpk", &od)?;
     let json = serde_json::to_vec_pretty(state).expect("state serialises");
     write_file(&tmp, "state.json", &json)?;
+    if !recipe_state.is_empty() {
+        write_file(&tmp, RECIPE_STATE, &tensors_to_bytes(recipe_state, &tmp)?)?;
+    }
     if final_dir.exists() {
         fs::remove_dir_all(&final_dir).map_err(|e| ckpt_err(&final_dir, e))?;
     }
@@ -179,7 +229,13 @@ pub fn load<G: Module, D: Module>(
     let opt_d = opt_d
         .from_bytes(Bytes::from_bytes_vec(read(dir, "opt_d.bpk")?))
         .map_err(|e| ckpt_err(&dir.join("opt_d.bpk"), format!("{e:?}")))?;
+    let recipe_state = if dir.join(RECIPE_STATE).exists() {
+        tensors_from_bytes(&read(dir, RECIPE_STATE)?, &dir.join(RECIPE_STATE))?
+    } else {
+        vec![]
+    };
     Ok(Loaded {
+        recipe_state,
         g,
         d,
         ema,

@@ -31,6 +31,16 @@ pub trait BatchStream {
     fn position(&self) -> u64;
 }
 
+impl<B: Send + 'static> BatchStream for crate::data::loader::Stream<B> {
+    type Item = B;
+    fn next_batch(&mut self) -> B {
+        crate::data::loader::Stream::next_batch(self)
+    }
+    fn position(&self) -> u64 {
+        crate::data::loader::Stream::position(self)
+    }
+}
+
 impl BatchStream for crate::data::BatchLoader {
     type Item = crate::data::Batch;
     fn next_batch(&mut self) -> Self::Item {
@@ -74,6 +84,22 @@ pub trait GanRecipe {
         Err(AtelierError::Config(
             "this model cannot be measured with FID during training".into(),
         ))
+    }
+    /// Validation numbers for the (averaged) generator, logged with each sample sheet to
+    /// `eval.jsonl` and `eval.png` (e.g. pix2pix's L1 on held-out pairs).
+    fn evaluate(&self, g: &Self::G) -> Result<Vec<(&'static str, f64)>> {
+        let _ = g;
+        Ok(vec![])
+    }
+    /// State the recipe carries between steps (CycleGAN's pool of past fakes); saved with
+    /// every checkpoint so a resumed run continues as if never stopped.
+    fn state(&self) -> Vec<(String, TensorData)> {
+        vec![]
+    }
+    /// Put back what [`GanRecipe::state`] returned.
+    fn restore_state(&self, state: Vec<(String, TensorData)>) -> Result<()> {
+        let _ = state;
+        Ok(())
     }
     /// The exported model's file name inside the run directory.
     fn model_file_name(&self) -> &'static str {
@@ -172,6 +198,7 @@ where
             Some(dir) => {
                 let l = checkpoint::load(&dir, g0, d0, ema0, adam(cfg.betas_g), adam(cfg.betas_d))?;
                 tracing::info!("resuming from {} (step {})", dir.display(), l.state.step);
+                recipe.restore_state(l.recipe_state)?;
                 (l.g, l.d, l.ema, l.opt_g, l.opt_d, l.state, Some(l.dir))
             }
             None => {
@@ -209,6 +236,7 @@ where
     let mut rng = SeededRng::from_state(&state.rng).map_err(AtelierError::Config)?;
     let mut stream = stream_at(state.batch_position)?;
     let mut log = RunLog::open(run, state.step)?;
+    let mut eval_log = super::eval_log::EvalLog::open(run, state.step)?;
     let mut fid = opts
         .fid
         .as_ref()
@@ -298,6 +326,12 @@ where
             )?;
             crate::imaging::save_image(&sheet, &run.join("samples.png"))?;
             log.plot(&run.join("loss.png"))?;
+            let values = recipe.evaluate(&ema)?;
+            if !values.is_empty() {
+                let text: Vec<String> = values.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+                bar.println(format!("step {}: {}", state.step, text.join("  ")));
+                eval_log.push(state.step, &values)?;
+            }
         }
         if let Some(tracker) = &mut fid
             && tracker.due(state.step, last)
@@ -335,6 +369,7 @@ where
                 &opt_g,
                 &opt_d,
                 &state,
+                &recipe.state(),
                 cfg.keep_checkpoints,
             )?);
             recipe.export(&ema, &model_file)?;

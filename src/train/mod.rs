@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod ema;
 pub mod engine;
+pub mod eval_log;
 pub mod fid_monitor;
 pub mod run_log;
 

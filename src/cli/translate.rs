@@ -1,0 +1,112 @@
+//! `atelier translate`: run a trained translator over images of any size.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use image::RgbImage;
+
+use crate::data::pair_makers::PairMaker;
+use crate::data::translation::image_files;
+use crate::device::{DeviceChoice, select};
+use crate::imaging::{LoadOptions, load_rgb, save_image};
+use crate::tasks::translate::{LoadedTranslator, Tiling, rows_sheet, translate_image};
+use crate::util::rng::SeededRng;
+
+#[derive(Args, Debug)]
+pub struct TranslateArgs {
+    /// Translator model file (generator.safetensors of a `train translate` run; a CycleGAN
+    /// run's generator-b2a.safetensors goes the other way).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Images, or folders of images.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output folder: one PNG per input, same name.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// Tile side for large images (smaller images go through whole).
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(32..=8192))]
+    pub tile: u32,
+    /// Overlap between tiles.
+    #[arg(long, default_value_t = 64)]
+    pub overlap: u32,
+    /// Also write a before/after sheet (each pair side by side, 256 px squares) here.
+    #[arg(long)]
+    pub sheet: Option<PathBuf>,
+    /// First turn each input into what the model was trained to restore (the same makers
+    /// as `train translate --pairs`); the sheet then shows made input | output | original.
+    /// For trying a model on paintings you have whole.
+    #[arg(long, value_enum)]
+    pub degrade: Option<PairMaker>,
+    /// Seed of --degrade damage.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// A centre square of `img`, resized to `side`.
+fn thumb(img: &RgbImage, side: u32) -> RgbImage {
+    let s = img.width().min(img.height());
+    let sq = image::imageops::crop_imm(img, (img.width() - s) / 2, (img.height() - s) / 2, s, s)
+        .to_image();
+    image::imageops::resize(&sq, side, side, image::imageops::FilterType::Triangle)
+}
+
+pub fn run(args: TranslateArgs, device: DeviceChoice) -> anyhow::Result<()> {
+    let device = select(device)?;
+    let model = LoadedTranslator::load(&args.model, &device).context("loading the translator")?;
+    let mut files = vec![];
+    for p in &args.inputs {
+        if p.is_dir() {
+            files.extend(image_files(p)?);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let tiling = Tiling {
+        tile: args.tile as usize,
+        overlap: args.overlap as usize,
+    };
+    anyhow::ensure!(
+        tiling.overlap * 2 < tiling.tile,
+        "--overlap must be less than half of --tile"
+    );
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    let mut rows = vec![];
+    let bar = crate::util::progress::bar(files.len() as u64);
+    for (k, f) in files.iter().enumerate() {
+        let original = load_rgb(f, &LoadOptions::default())?;
+        let img = match args.degrade {
+            Some(m) => m.make(&original, &mut SeededRng::derived(args.seed, &[k as u64])),
+            None => original.clone(),
+        };
+        let out = translate_image(&model.net, &img, tiling, &device);
+        let name = f
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        save_image(&out, &args.output.join(format!("{name}.png")))?;
+        if args.sheet.is_some() {
+            let mut row = vec![thumb(&img, 256), thumb(&out, 256)];
+            if args.degrade.is_some() {
+                row.push(thumb(&original, 256));
+            }
+            rows.push(row);
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if let Some(sheet) = &args.sheet {
+        save_image(&rows_sheet(&rows), sheet)?;
+    }
+    println!(
+        "translated {} image(s) with {} ({}) into {}",
+        files.len(),
+        args.model.display(),
+        model.meta.task,
+        args.output.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! The image-to-image generator of every translation model (pix2pix, CycleGAN, the `seed`
+//! preset), chosen by architecture: U-Net, ResNet, or a plain encoder-decoder (the ResNet
+//! layout without skip connections). One type lets training, export and `atelier translate`
+//! treat them alike.
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::resnet_gen::{ResnetGenerator, ResnetGeneratorConfig, Upsample};
+use super::unet::{UnetGenerator, UnetGeneratorConfig};
+use crate::nn::norm::NormContext;
+
+/// The model-file kind of a translation generator.
+pub const TRANSLATOR_KIND: &str = "translator";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum GeneratorArch {
+    /// U-Net with skip connections (pix2pix).
+    Unet,
+    /// ResNet blocks between two down- and two up-samplings (CycleGAN).
+    Resnet,
+    /// The ResNet layout with no skip connections: a plain conv generator.
+    Plain,
+}
+
+#[derive(Config, Debug)]
+pub struct TranslatorConfig {
+    pub arch: GeneratorArch,
+    #[config(default = 64)]
+    pub width: usize,
+    /// ResNet/plain: residual (or plain) block pairs.
+    #[config(default = 9)]
+    pub blocks: usize,
+    /// U-Net: down-samplings (7 for 128 px, 8 for 256 px).
+    #[config(default = 8)]
+    pub depth: usize,
+    #[config(default = "Upsample::ResizeConv")]
+    pub upsample: Upsample,
+    /// U-Net dropout (pix2pix's noise source).
+    #[config(default = 0.5)]
+    pub dropout: f64,
+}
+
+#[derive(Module, Debug)]
+pub struct Translator {
+    pub unet: Option<UnetGenerator>,
+    pub resnet: Option<ResnetGenerator>,
+}
+
+impl TranslatorConfig {
+    pub fn init(&self, device: &Device) -> Translator {
+        let resnet = |residual: bool| {
+            ResnetGeneratorConfig::new()
+                .with_width(self.width)
+                .with_blocks(self.blocks)
+                .with_upsample(self.upsample)
+                .with_residual(residual)
+                .init(device)
+        };
+        match self.arch {
+            GeneratorArch::Unet => Translator {
+                unet: Some(
+                    UnetGeneratorConfig::new()
+                        .with_width(self.width)
+                        .with_depth(self.depth)
+                        .with_dropout(self.dropout)
+                        .init(device),
+                ),
+                resnet: None,
+            },
+            GeneratorArch::Resnet => Translator {
+                unet: None,
+                resnet: Some(resnet(true)),
+            },
+            GeneratorArch::Plain => Translator {
+                unet: None,
+                resnet: Some(resnet(false)),
+            },
+        }
+    }
+}
+
+impl Translator {
+    /// Images [N, 3, H, W] in [-1, 1] to translated images of the same size.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_with(x, &mut NormContext::own())
+    }
+
+    /// `forward` with instance-norm statistics from `ctx`. The U-Net ignores `ctx`: its
+    /// bottleneck sees the whole input, so tiles cannot reproduce the untiled result anyway.
+    pub fn forward_with(&self, x: Tensor<4>, ctx: &mut NormContext) -> Tensor<4> {
+        match (&self.unet, &self.resnet) {
+            (Some(u), _) => u.forward(x),
+            (None, Some(r)) => r.forward_with(x, ctx),
+            (None, None) => unreachable!("a translator holds one network"),
+        }
+    }
+
+    /// Whether tiles normalised with shared statistics reproduce the untiled output away
+    /// from tile borders (a bounded receptive field).
+    pub fn tiles_exactly(&self) -> bool {
+        self.resnet.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_architecture_keeps_the_input_size() {
+        let d = Device::flex();
+        for arch in [
+            GeneratorArch::Unet,
+            GeneratorArch::Resnet,
+            GeneratorArch::Plain,
+        ] {
+            let g = TranslatorConfig::new(arch)
+                .with_width(4)
+                .with_blocks(1)
+                .with_depth(3)
+                .init(&d);
+            assert_eq!(
+                g.forward(Tensor::zeros([1, 3, 21, 13], &d)).dims(),
+                [1, 3, 21, 13]
+            );
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Paired translation (pix2pix, Isola et al. 2017): G maps A to B; a PatchGAN judges
+//! (A, B) pairs; G's loss is adversarial plus λ·L1 to the true B (λ = 100).
+//!
+//! The same recipe runs the `seed` preset of our brief: a plain conv generator, a PatchGAN
+//! judging B alone with BCE, and G's loss = adversarial + λ·MSE to the style target.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use crate::data::translation::PairBatch;
+use crate::error::Result;
+use crate::losses::adversarial::{GanLoss, d_loss, g_loss, mean_score};
+use crate::models::patchgan::PatchDiscriminator;
+use crate::models::translator::Translator;
+use crate::tasks::translate::{TranslatorMeta, rows_sheet, save_translator, translate_batch};
+use crate::train::{GanRecipe, StepLosses};
+use crate::util::rng::SeededRng;
+
+/// The pixel term of the generator's loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum PixelLoss {
+    L1,
+    Mse,
+}
+
+impl PixelLoss {
+    pub fn of(self, output: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
+        let d = output - target;
+        match self {
+            PixelLoss::L1 => d.abs().mean(),
+            PixelLoss::Mse => d.powf_scalar(2.0).mean(),
+        }
+    }
+}
+
+pub struct PairedRecipe {
+    pub meta: TranslatorMeta,
+    pub loss: GanLoss,
+    pub pixel: PixelLoss,
+    pub pixel_weight: f64,
+    /// D sees (A, B) concatenated (pix2pix) rather than B alone (the seed preset).
+    pub conditional_d: bool,
+    pub device: Device,
+    /// Fixed pairs for the sample sheet.
+    pub sheet: Vec<(RgbImage, RgbImage)>,
+    /// Held-out pairs for the validation L1.
+    pub val: Vec<(RgbImage, RgbImage)>,
+    pub command: String,
+}
+
+/// Patch scores flattened to one score per patch.
+fn scores(d: &PatchDiscriminator, x: Tensor<4>) -> Tensor<1> {
+    let n: usize = x.dims()[0];
+    let s = d.forward(x);
+    let [_, _, h, w] = s.dims();
+    s.reshape([n * h * w])
+}
+
+impl PairedRecipe {
+    fn judge(&self, d: &PatchDiscriminator, a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
+        if self.conditional_d {
+            scores(d, Tensor::cat(vec![a, b], 1))
+        } else {
+            scores(d, b)
+        }
+    }
+
+    fn inference_device(&self) -> Device {
+        self.device.clone().without_autodiff()
+    }
+
+    /// Mean |G(A) - B| over the held-out pairs, in pixel units of [0, 1].
+    pub fn val_l1(&self, g: &Translator) -> f64 {
+        let inputs: Vec<RgbImage> = self.val.iter().map(|p| p.0.clone()).collect();
+        let outputs = translate_batch(g, &inputs, &self.inference_device());
+        let (mut sum, mut n) = (0.0f64, 0usize);
+        for (out, (_, target)) in outputs.iter().zip(&self.val) {
+            for (p, q) in out.pixels().zip(target.pixels()) {
+                for c in 0..3 {
+                    sum += (p.0[c] as f64 - q.0[c] as f64).abs() / 255.0;
+                }
+                n += 3;
+            }
+        }
+        sum / n.max(1) as f64
+    }
+}
+
+impl GanRecipe for PairedRecipe {
+    type G = Translator;
+    type D = PatchDiscriminator;
+    type Batch = PairBatch;
+
+    fn d_step(
+        &self,
+        g: &Translator,
+        d: &PatchDiscriminator,
+        batch: &PairBatch,
+        _rng: &mut SeededRng,
+    ) -> StepLosses {
+        let (a, b) = (batch.a(&self.device), batch.b(&self.device));
+        let fake = g.forward(a.clone()).detach();
+        let sr = self.judge(d, a.clone(), b);
+        let sf = self.judge(d, a, fake);
+        // Halved, as in pix2pix, so D learns more slowly than G.
+        StepLosses {
+            loss: d_loss(self.loss, sr.clone(), sf.clone()).mul_scalar(0.5),
+            real_score: Some(mean_score(self.loss, sr)),
+            fake_score: Some(mean_score(self.loss, sf)),
+        }
+    }
+
+    fn g_step(
+        &self,
+        g: &Translator,
+        d: &PatchDiscriminator,
+        batch: &PairBatch,
+        _rng: &mut SeededRng,
+    ) -> StepLosses {
+        let (a, b) = (batch.a(&self.device), batch.b(&self.device));
+        let fake = g.forward(a.clone());
+        let sf = self.judge(d, a, fake.clone());
+        let loss =
+            g_loss(self.loss, sf.clone()) + self.pixel.of(fake, b).mul_scalar(self.pixel_weight);
+        StepLosses {
+            loss,
+            real_score: None,
+            fake_score: Some(mean_score(self.loss, sf)),
+        }
+    }
+
+    fn sample_sheet(&self, g: &Translator) -> Result<RgbImage> {
+        let inputs: Vec<RgbImage> = self.sheet.iter().map(|p| p.0.clone()).collect();
+        let outputs = translate_batch(g, &inputs, &self.inference_device());
+        let rows: Vec<Vec<RgbImage>> = self
+            .sheet
+            .iter()
+            .zip(outputs)
+            .map(|((a, b), out)| vec![a.clone(), out, b.clone()])
+            .collect();
+        Ok(rows_sheet(&rows))
+    }
+
+    fn evaluate(&self, g: &Translator) -> Result<Vec<(&'static str, f64)>> {
+        if self.val.is_empty() {
+            return Ok(vec![]);
+        }
+        Ok(vec![("val_l1", self.val_l1(g))])
+    }
+
+    fn export(&self, g: &Translator, path: &Path) -> Result<()> {
+        save_translator(g, &self.meta, &self.command, path)
+    }
+}

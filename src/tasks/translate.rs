@@ -1,0 +1,398 @@
+//! Image-to-image translation with a trained generator, at the input's own resolution.
+//!
+//! Large images go through in overlapping tiles. Instance norm would normalise each tile by
+//! its own statistics and so colour tiles differently; instead, for networks with a bounded
+//! receptive field (ResNet and plain generators), tiles run in lockstep and every norm layer
+//! uses the whole image's statistics, summed over the tiles' non-overlapping cores (see
+//! `nn::norm::NormContext`). Tiles then agree with the untiled result away from their
+//! borders, and the overlaps are blended with linear ramps.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AtelierError, Result};
+use crate::imaging::grid::make_grid;
+use crate::imaging::tensor::{Range, image_to_tensor, tensor_to_images};
+use crate::models::model_file::{ModelMeta, load_named_tensors, read_model, save_model};
+use crate::models::translator::{TRANSLATOR_KIND, Translator, TranslatorConfig};
+use crate::nn::norm::{NormContext, StatsExchange};
+
+/// What a translator model file records besides its weights.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TranslatorMeta {
+    pub generator: TranslatorConfig,
+    /// What it does, e.g. "pix2pix edges -> painting" or "cyclegan A -> B".
+    pub task: String,
+    /// Training crop size.
+    pub size: usize,
+}
+
+/// Write a translator as a model file.
+pub fn save_translator(
+    g: &Translator,
+    meta: &TranslatorMeta,
+    command: &str,
+    path: &Path,
+) -> Result<()> {
+    save_model(
+        g,
+        &ModelMeta {
+            kind: TRANSLATOR_KIND.into(),
+            config_json: serde_json::to_string(meta).expect("config serialises"),
+            classes: vec![],
+            trained_with: Some(command.to_string()),
+        },
+        path,
+    )
+}
+
+pub struct LoadedTranslator {
+    pub net: Translator,
+    pub meta: TranslatorMeta,
+    pub trained_with: Option<String>,
+    pub device: Device,
+}
+
+impl LoadedTranslator {
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let bad = |reason: String| AtelierError::BadModel {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if !path.exists() {
+            return Err(bad("no such file".into()));
+        }
+        let (meta, tensors) = read_model(path)?;
+        if meta.kind != TRANSLATOR_KIND {
+            return Err(bad(format!(
+                "holds a '{}', not a '{TRANSLATOR_KIND}'; translate needs a model trained by \
+                 `atelier train translate`",
+                meta.kind
+            )));
+        }
+        let tm: TranslatorMeta = serde_json::from_str(&meta.config_json)
+            .map_err(|e| bad(format!("bad translator config: {e}")))?;
+        let net = load_named_tensors(tm.generator.init(device), tensors, device).map_err(bad)?;
+        Ok(Self {
+            net,
+            meta: tm,
+            trained_with: meta.trained_with,
+            device: device.clone(),
+        })
+    }
+}
+
+/// Translate equally sized images in one batch (no tiling).
+pub fn translate_batch(net: &Translator, images: &[RgbImage], device: &Device) -> Vec<RgbImage> {
+    if images.is_empty() {
+        return vec![];
+    }
+    let x = Tensor::cat(
+        images
+            .iter()
+            .map(|i| image_to_tensor(i, Range::Signed, device))
+            .collect(),
+        0,
+    );
+    tensor_to_images(net.forward(x), Range::Signed)
+}
+
+/// Tiles for large images.
+#[derive(Clone, Copy, Debug)]
+pub struct Tiling {
+    /// Tile side in pixels; images no larger than this go through whole.
+    pub tile: usize,
+    /// Overlap between neighbouring tiles.
+    pub overlap: usize,
+}
+
+impl Default for Tiling {
+    fn default() -> Self {
+        Self {
+            tile: 512,
+            overlap: 64,
+        }
+    }
+}
+
+/// One axis cut into tiles: (start, end, core start, core end), cores partitioning the
+/// axis at overlap midpoints. Starts are multiples of 4, the generators' down-sampling
+/// factor, so tiles see the same pixel grid as the whole image.
+fn spans(len: usize, tile: usize, overlap: usize) -> Vec<(usize, usize, usize, usize)> {
+    if len <= tile {
+        return vec![(0, len, 0, len)];
+    }
+    let stride = (tile - overlap).max(4) / 4 * 4;
+    // The last tile ends at the image edge (so it may be up to 3 px longer than `tile`).
+    let last = (len - tile) / 4 * 4;
+    let mut starts = vec![0];
+    while *starts.last().expect("non-empty") < last {
+        let next = (starts.last().expect("non-empty") + stride).min(last);
+        starts.push(next);
+    }
+    let ends: Vec<usize> = starts
+        .iter()
+        .map(|&s| if s == last { len } else { s + tile })
+        .collect();
+    (0..starts.len())
+        .map(|k| {
+            let c0 = if k == 0 {
+                0
+            } else {
+                (starts[k] + ends[k - 1]) / 2 / 4 * 4
+            };
+            let c1 = if k + 1 == starts.len() {
+                len
+            } else {
+                (starts[k + 1] + ends[k]) / 2 / 4 * 4
+            };
+            (starts[k], ends[k], c0, c1)
+        })
+        .collect()
+}
+
+/// Blend weight along one axis at position `p` of a tile spanning `s..e`: ramps up over the
+/// overlap with the previous tile and down over the overlap with the next.
+fn ramp(
+    p: usize,
+    (s, e): (usize, usize),
+    prev_end: Option<usize>,
+    next_start: Option<usize>,
+) -> f32 {
+    let mut w = 1.0f32;
+    if let Some(pe) = prev_end
+        && p < pe
+    {
+        w = w.min(((p - s) as f32 + 0.5) / (pe - s) as f32);
+    }
+    if let Some(ns) = next_start
+        && p >= ns
+    {
+        w = w.min(((e - p) as f32 - 0.5) / (e - ns) as f32);
+    }
+    w.clamp(1e-3, 1.0)
+}
+
+/// Translate one image of any size.
+pub fn translate_image(
+    net: &Translator,
+    img: &RgbImage,
+    tiling: Tiling,
+    device: &Device,
+) -> RgbImage {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let tile = tiling.tile.max(16) / 4 * 4;
+    let overlap = tiling.overlap.min(tile / 2) / 4 * 4;
+    if w <= tile && h <= tile {
+        return translate_batch(net, std::slice::from_ref(img), device).remove(0);
+    }
+    let (xs, ys) = (spans(w, tile, overlap), spans(h, tile, overlap));
+    let x = image_to_tensor(img, Range::Signed, device);
+    // (tile index along y, along x, the tile's pixels, its core in tile coordinates).
+    let mut tiles = vec![];
+    for (ty, &(y0, y1, cy0, cy1)) in ys.iter().enumerate() {
+        for (tx, &(x0, x1, cx0, cx1)) in xs.iter().enumerate() {
+            // The last tile's core runs to the padded edge, as the whole image's
+            // statistics include its padding.
+            let ry1 = if ty + 1 == ys.len() {
+                usize::MAX
+            } else {
+                cy1 - y0
+            };
+            let rx1 = if tx + 1 == xs.len() {
+                usize::MAX
+            } else {
+                cx1 - x0
+            };
+            let pixels = x.clone().slice(s![.., .., y0..y1, x0..x1]);
+            tiles.push((ty, tx, pixels, [cy0 - y0, ry1, cx0 - x0, rx1]));
+        }
+    }
+    let exact = net.tiles_exactly();
+    let exchange = StatsExchange::new(tiles.len());
+    let outputs: Vec<(usize, usize, Vec<f32>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = tiles
+            .into_iter()
+            .map(|(ty, tx, pixels, core)| {
+                let ex = exchange.clone();
+                scope.spawn(move || {
+                    // If this tile fails, the others must not wait for it forever.
+                    struct OnPanic(std::sync::Arc<StatsExchange>);
+                    impl Drop for OnPanic {
+                        fn drop(&mut self) {
+                            if std::thread::panicking() {
+                                self.0.fail();
+                            }
+                        }
+                    }
+                    let _guard = OnPanic(ex.clone());
+                    ex.acquire();
+                    let mut ctx = if exact {
+                        NormContext::shared(core, ex.clone())
+                    } else {
+                        NormContext::own()
+                    };
+                    let v = net
+                        .forward_with(pixels, &mut ctx)
+                        .into_data()
+                        .convert::<f32>()
+                        .try_to_vec::<f32>()
+                        .expect("f32 output");
+                    ex.release();
+                    (ty, tx, v)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a tile failed"))
+            .collect()
+    });
+
+    let mut acc = vec![0f32; 3 * w * h];
+    let mut weight = vec![0f32; w * h];
+    for (ty, tx, v) in outputs {
+        let ((y0, y1), (x0, x1)) = ((ys[ty].0, ys[ty].1), (xs[tx].0, xs[tx].1));
+        let (tw, th) = (x1 - x0, y1 - y0);
+        let prev_y = (ty > 0).then(|| ys[ty - 1].1);
+        let next_y = ys.get(ty + 1).map(|s| s.0);
+        let prev_x = (tx > 0).then(|| xs[tx - 1].1);
+        let next_x = xs.get(tx + 1).map(|s| s.0);
+        for j in 0..th {
+            let wy = ramp(y0 + j, (y0, y1), prev_y, next_y);
+            for i in 0..tw {
+                let wt = wy * ramp(x0 + i, (x0, x1), prev_x, next_x);
+                let p = (y0 + j) * w + x0 + i;
+                weight[p] += wt;
+                for c in 0..3 {
+                    acc[c * w * h + p] += wt * v[c * tw * th + j * tw + i];
+                }
+            }
+        }
+    }
+    for c in 0..3 {
+        for p in 0..w * h {
+            acc[c * w * h + p] /= weight[p];
+        }
+    }
+    crate::imaging::tensor::image_from_chw(&acc, w as u32, h as u32, Range::Signed)
+}
+
+/// A sheet of rows of equally sized images (input, output, target ...), one row per line.
+pub fn rows_sheet(rows: &[Vec<RgbImage>]) -> RgbImage {
+    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(1);
+    let all: Vec<RgbImage> = rows.iter().flatten().cloned().collect();
+    make_grid(&all, cols, 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::translator::GeneratorArch;
+
+    #[test]
+    fn spans_cover_the_axis_with_partitioning_cores() {
+        for (len, tile, overlap) in [(100, 40, 8), (64, 64, 16), (257, 64, 16), (90, 48, 24)] {
+            let s = spans(len, tile, overlap);
+            assert_eq!(s[0].2, 0);
+            assert_eq!(s.last().unwrap().3, len);
+            for (k, &(a, b, c0, c1)) in s.iter().enumerate() {
+                assert!(
+                    a % 4 == 0 && b - a < tile + 4 && a <= c0 && c0 < c1 && c1 <= b,
+                    "{s:?}"
+                );
+                if k > 0 {
+                    assert_eq!(c0, s[k - 1].3, "cores meet: {s:?}");
+                }
+            }
+        }
+    }
+
+    /// Tiled translation equals untiled translation away from the tile overlaps.
+    #[test]
+    fn tiled_equals_untiled_away_from_seams() {
+        let d = Device::flex();
+        d.seed(3);
+        let net = TranslatorConfig::new(GeneratorArch::Resnet)
+            .with_width(4)
+            .with_blocks(1)
+            .init(&d);
+        let img = RgbImage::from_fn(150, 110, |x, y| {
+            image::Rgb([
+                (x * 255 / 150) as u8,
+                (y * 255 / 110) as u8,
+                (((x / 9 + y / 7) % 2) * 200) as u8,
+            ])
+        });
+        let whole = translate_batch(&net, std::slice::from_ref(&img), &d).remove(0);
+        let tiling = Tiling {
+            tile: 64,
+            overlap: 24,
+        };
+        let tiled = translate_image(&net, &img, tiling, &d);
+        let (xs, ys) = (spans(150, 64, 24), spans(110, 64, 24));
+        let in_overlap = |p: usize, s: &[(usize, usize, usize, usize)]| {
+            s.windows(2).any(|w| p >= w[1].0 && p < w[0].1)
+        };
+        let (mut worst, mut seams) = (0i32, 0i32);
+        for (x, y, p) in tiled.enumerate_pixels() {
+            let q = whole.get_pixel(x, y);
+            let diff = (0..3)
+                .map(|c| (p.0[c] as i32 - q.0[c] as i32).abs())
+                .max()
+                .unwrap();
+            if in_overlap(x as usize, &xs) || in_overlap(y as usize, &ys) {
+                seams = seams.max(diff);
+            } else {
+                worst = worst.max(diff);
+            }
+        }
+        assert!(worst <= 3, "away from seams differs by {worst}/255");
+        // Tiles normalised by their own statistics, for contrast, differ visibly.
+        let net_plain = |x: Tensor<4>| net.forward(x);
+        let naive: Vec<i32> = ys
+            .iter()
+            .flat_map(|&(y0, y1, _, _)| xs.iter().map(move |&(x0, x1, _, _)| (y0, y1, x0, x1)))
+            .map(|(y0, y1, x0, x1)| {
+                let tile = image::imageops::crop_imm(
+                    &img,
+                    x0 as u32,
+                    y0 as u32,
+                    (x1 - x0) as u32,
+                    (y1 - y0) as u32,
+                )
+                .to_image();
+                let out = tensor_to_images(
+                    net_plain(image_to_tensor(&tile, Range::Signed, &d)),
+                    Range::Signed,
+                )
+                .remove(0);
+                let reference = image::imageops::crop_imm(
+                    &whole,
+                    x0 as u32,
+                    y0 as u32,
+                    (x1 - x0) as u32,
+                    (y1 - y0) as u32,
+                )
+                .to_image();
+                out.pixels()
+                    .zip(reference.pixels())
+                    .map(|(p, q)| {
+                        (0..3)
+                            .map(|c| (p.0[c] as i32 - q.0[c] as i32).abs())
+                            .max()
+                            .unwrap()
+                    })
+                    .max()
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            naive.iter().max().unwrap() > &20,
+            "own-statistics tiles differ by {naive:?} (shared: {worst}, seams {seams})"
+        );
+    }
+}
