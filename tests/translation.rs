@@ -291,3 +291,88 @@ fn bad_translation_input_gets_clear_errors() {
         "not a 'translator'",
     );
 }
+
+#[test]
+fn seed_preset_trains_on_made_damage_pairs_and_side_by_side_pix2pix_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let paintings = tmp.path().join("paintings");
+    std::fs::create_dir_all(&paintings).unwrap();
+    for i in 0..5 {
+        picture(i + 1, 40, 36)
+            .save(paintings.join(format!("{i}.png")))
+            .unwrap();
+    }
+    let run = tmp.path().join("seed");
+    ok(&atelier(&[
+        "train",
+        "translate",
+        "--preset",
+        "seed",
+        "--a",
+        p(&paintings),
+        "--pairs",
+        "damage",
+        "--size",
+        "32",
+        "--width",
+        "8",
+        "--steps",
+        "3",
+        "--batch-size",
+        "2",
+        "--val",
+        "1",
+        "--out",
+        p(&run),
+        "--quiet",
+    ]));
+    let settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(settings["preset"], "seed");
+    let out = tmp.path().join("out");
+    let sheet = tmp.path().join("sheet.png");
+    ok(&atelier(&[
+        "translate",
+        "--model",
+        p(&run.join("generator.safetensors")),
+        p(&paintings),
+        "-o",
+        p(&out),
+        "--degrade",
+        "damage",
+        "--sheet",
+        p(&sheet),
+    ]));
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 5);
+    assert_eq!(image::open(&sheet).unwrap().height(), 5 * 256 + 6 * 2);
+
+    // Side-by-side A|B files, pix2pix.
+    let ab = tmp.path().join("ab");
+    std::fs::create_dir_all(&ab).unwrap();
+    for i in 0..4 {
+        let a = picture(i + 10, 36, 36);
+        let mut both = RgbImage::new(72, 36);
+        image::imageops::replace(&mut both, &a, 0, 0);
+        image::imageops::replace(&mut both, &invert(&a), 36, 0);
+        both.save(ab.join(format!("{i}.png"))).unwrap();
+    }
+    let run = tmp.path().join("ab-run");
+    ok(&atelier(&[
+        "train",
+        "translate",
+        "--a",
+        p(&ab),
+        "--size",
+        "32",
+        "--width",
+        "8",
+        "--steps",
+        "2",
+        "--val",
+        "1",
+        "--out",
+        p(&run),
+        "--quiet",
+    ]));
+    assert!(run.join("eval.jsonl").exists());
+}
