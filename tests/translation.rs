@@ -126,14 +126,20 @@ fn a_short_paired_run_learns_colour_inversion() {
     let input = tmp.path().join("new.png");
     img.save(&input).unwrap();
     let out_dir = tmp.path().join("out");
-    ok(&atelier(&[
-        "translate",
-        "--model",
-        p(&run.join("generator.safetensors")),
-        p(&input),
-        "-o",
-        p(&out_dir),
-    ]));
+    let model = run.join("generator.safetensors");
+    let translate = |extra: &[&str]| {
+        let mut argv = vec![
+            "translate",
+            "--model",
+            p(&model),
+            p(&input),
+            "-o",
+            p(&out_dir),
+        ];
+        argv.extend_from_slice(extra);
+        ok(&atelier(&argv))
+    };
+    translate(&[]);
     let out = image::open(out_dir.join("new.png")).unwrap().to_rgb8();
     assert_eq!(out.dimensions(), (45, 29));
     let err = mean_abs_diff(&out, &invert(&img));
@@ -141,18 +147,7 @@ fn a_short_paired_run_learns_colour_inversion() {
 
     // --degrade makes the input first; the sheet shows made input | output | original.
     let sheet = tmp.path().join("sheet.png");
-    ok(&atelier(&[
-        "translate",
-        "--model",
-        p(&run.join("generator.safetensors")),
-        p(&input),
-        "-o",
-        p(&out_dir),
-        "--degrade",
-        "gray",
-        "--sheet",
-        p(&sheet),
-    ]));
+    translate(&["--degrade", "gray", "--sheet", p(&sheet)]);
     assert_eq!(image::open(&sheet).unwrap().width(), 3 * 256 + 4 * 2);
 }
 

@@ -169,6 +169,21 @@ pub(crate) fn saved_args<T: serde::de::DeserializeOwned>(run: &Path) -> anyhow::
     })
 }
 
+/// Create the run directory and record the settings it runs with (the total steps made
+/// explicit, no --resume), for a later --resume.
+pub(crate) fn start_run_dir<T: RunArgs + Clone>(
+    run_dir: &Path,
+    args: &T,
+    steps: u64,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    let mut saved = args.clone();
+    let flags = saved.run_flags();
+    flags.steps = Some(steps);
+    flags.resume = None;
+    save_args(run_dir, &saved)
+}
+
 /// Save a run's settings (`run.json`).
 pub(crate) fn save_args<T: Serialize>(run: &Path, args: &T) -> anyhow::Result<()> {
     write_atomic(&run.join(RUN_ARGS), &serde_json::to_vec_pretty(args)?)?;
@@ -338,11 +353,7 @@ pub fn train_gan(
 
     let base = select(device)?;
     let train_device = base.clone().autodiff();
-    std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
-    let mut saved = args.clone();
-    saved.run.steps = Some(steps);
-    saved.run.resume = None;
-    save_args(run_dir, &saved)?;
+    start_run_dir(run_dir, args, steps)?;
     let command = command_line();
     let recipe = DcganRecipe {
         g_config: g_config.clone(),

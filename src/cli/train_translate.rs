@@ -3,11 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::train::{RunArgs, RunFlags, command_line, parse_betas, save_args};
+use super::train::{RunArgs, RunFlags, command_line, parse_betas, start_run_dir};
 use crate::data::loader::{Stream, default_workers};
 use crate::data::pair_makers::PairMaker;
 use crate::data::translation::{
@@ -227,11 +226,7 @@ pub fn train_translate(
     let crop = CropConfig::jittered(args.size);
     let base = select(device)?;
     let train_device = base.clone().autodiff();
-    std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
-    let mut saved = args.clone();
-    saved.run.steps = Some(steps);
-    saved.run.resume = None;
-    save_args(run_dir, &saved)?;
+    start_run_dir(run_dir, args, steps)?;
 
     let workers = args.run.workers.unwrap_or_else(default_workers);
     let d_config = |in_channels: usize| {
