@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use image::RgbImage;
 
+use crate::data::loader::crop_and_flip;
 use crate::data::pair_makers::PairMaker;
 use crate::data::translation::image_files;
 use crate::device::{DeviceChoice, select};
@@ -46,10 +47,9 @@ pub struct TranslateArgs {
 
 /// A centre square of `img`, resized to `side`.
 fn thumb(img: &RgbImage, side: u32) -> RgbImage {
-    let s = img.width().min(img.height());
-    let sq = image::imageops::crop_imm(img, (img.width() - s) / 2, (img.height() - s) / 2, s, s)
-        .to_image();
-    image::imageops::resize(&sq, side, side, image::imageops::FilterType::Triangle)
+    crop_and_flip(&[img], side, side, false, false, &mut SeededRng::new(0))
+        .pop()
+        .expect("one image in, one out")
 }
 
 pub fn run(args: TranslateArgs, device: DeviceChoice) -> anyhow::Result<()> {

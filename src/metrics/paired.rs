@@ -121,6 +121,15 @@ pub fn l1(a: &RgbImage, b: &RgbImage) -> Result<f64> {
     Ok(mean_abs_and_sq(a, b)?.0)
 }
 
+/// Mean of [`l1`] over image pairs (0 for none).
+pub fn mean_l1(a: &[RgbImage], b: &[RgbImage]) -> Result<f64> {
+    let mut sum = 0.0;
+    for (x, y) in a.iter().zip(b) {
+        sum += l1(x, y)?;
+    }
+    Ok(sum / a.len().min(b.len()).max(1) as f64)
+}
+
 /// Means over a set of pairs. PSNR is averaged over pairs that are not identical
 /// (identical pairs are counted separately), so one perfect image does not make it infinite.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]

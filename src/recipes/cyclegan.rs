@@ -17,6 +17,7 @@ use super::image_pool::ImagePool;
 use crate::data::translation::PairBatch;
 use crate::error::Result;
 use crate::losses::adversarial::{GanLoss, d_loss, g_loss, mean_score};
+use crate::metrics::paired::mean_l1;
 use crate::models::patchgan::PatchDiscriminator;
 use crate::models::translator::Translator;
 use crate::tasks::translate::{TranslatorMeta, rows_sheet, save_translator, translate_batch};
@@ -224,16 +225,7 @@ impl GanRecipe for CycleRecipe {
         // How well A comes back from B, on the fixed sheet images, in [0, 1] pixel units.
         let dev = self.inference_device();
         let rec = translate_batch(&g.ba, &translate_batch(&g.ab, &self.sheet_a, &dev), &dev);
-        let (mut sum, mut n) = (0.0f64, 0usize);
-        for (x, y) in self.sheet_a.iter().zip(&rec) {
-            for (p, q) in x.pixels().zip(y.pixels()) {
-                for c in 0..3 {
-                    sum += (p.0[c] as f64 - q.0[c] as f64).abs() / 255.0;
-                    n += 1;
-                }
-            }
-        }
-        Ok(vec![("cycle_l1_a", sum / n.max(1) as f64)])
+        Ok(vec![("cycle_l1_a", mean_l1(&self.sheet_a, &rec)?)])
     }
 
     fn export(&self, g: &CycleGenerators, path: &Path) -> Result<()> {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::translation::PairBatch;
 use crate::error::Result;
 use crate::losses::adversarial::{GanLoss, d_loss, g_loss, mean_score};
+use crate::metrics::paired::mean_l1;
 use crate::models::patchgan::PatchDiscriminator;
 use crate::models::translator::Translator;
 use crate::tasks::translate::{TranslatorMeta, rows_sheet, save_translator, translate_batch};
@@ -74,19 +75,12 @@ impl PairedRecipe {
     }
 
     /// Mean |G(A) - B| over the held-out pairs, in pixel units of [0, 1].
-    pub fn val_l1(&self, g: &Translator) -> f64 {
-        let inputs: Vec<RgbImage> = self.val.iter().map(|p| p.0.clone()).collect();
-        let outputs = translate_batch(g, &inputs, &self.inference_device());
-        let (mut sum, mut n) = (0.0f64, 0usize);
-        for (out, (_, target)) in outputs.iter().zip(&self.val) {
-            for (p, q) in out.pixels().zip(target.pixels()) {
-                for c in 0..3 {
-                    sum += (p.0[c] as f64 - q.0[c] as f64).abs() / 255.0;
-                }
-                n += 3;
-            }
-        }
-        sum / n.max(1) as f64
+    pub fn val_l1(&self, g: &Translator) -> Result<f64> {
+        let (inputs, targets): (Vec<RgbImage>, Vec<RgbImage>) = self.val.iter().cloned().unzip();
+        mean_l1(
+            &translate_batch(g, &inputs, &self.inference_device()),
+            &targets,
+        )
     }
 }
 
@@ -149,7 +143,7 @@ impl GanRecipe for PairedRecipe {
         if self.val.is_empty() {
             return Ok(vec![]);
         }
-        Ok(vec![("val_l1", self.val_l1(g))])
+        Ok(vec![("val_l1", self.val_l1(g)?)])
     }
 
     fn export(&self, g: &Translator, path: &Path) -> Result<()> {

@@ -311,6 +311,14 @@ mod tests {
         }
     }
 
+    /// The largest channel difference of two pixels.
+    fn pixel_diff(p: &image::Rgb<u8>, q: &image::Rgb<u8>) -> i32 {
+        (0..3)
+            .map(|c| (p.0[c] as i32 - q.0[c] as i32).abs())
+            .max()
+            .unwrap()
+    }
+
     /// Tiled translation equals untiled translation away from the tile overlaps.
     #[test]
     fn tiled_equals_untiled_away_from_seams() {
@@ -340,10 +348,7 @@ mod tests {
         let (mut worst, mut seams) = (0i32, 0i32);
         for (x, y, p) in tiled.enumerate_pixels() {
             let q = whole.get_pixel(x, y);
-            let diff = (0..3)
-                .map(|c| (p.0[c] as i32 - q.0[c] as i32).abs())
-                .max()
-                .unwrap();
+            let diff = pixel_diff(p, q);
             if in_overlap(x as usize, &xs) || in_overlap(y as usize, &ys) {
                 seams = seams.max(diff);
             } else {
@@ -352,40 +357,19 @@ mod tests {
         }
         assert!(worst <= 3, "away from seams differs by {worst}/255");
         // Tiles normalised by their own statistics, for contrast, differ visibly.
-        let net_plain = |x: Tensor<4>| net.forward(x);
+        let crop = |im: &RgbImage, (y0, y1, x0, x1): (usize, usize, usize, usize)| {
+            image::imageops::crop_imm(im, x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32)
+                .to_image()
+        };
         let naive: Vec<i32> = ys
             .iter()
             .flat_map(|&(y0, y1, _, _)| xs.iter().map(move |&(x0, x1, _, _)| (y0, y1, x0, x1)))
-            .map(|(y0, y1, x0, x1)| {
-                let tile = image::imageops::crop_imm(
-                    &img,
-                    x0 as u32,
-                    y0 as u32,
-                    (x1 - x0) as u32,
-                    (y1 - y0) as u32,
-                )
-                .to_image();
-                let out = tensor_to_images(
-                    net_plain(image_to_tensor(&tile, Range::Signed, &d)),
-                    Range::Signed,
-                )
-                .remove(0);
-                let reference = image::imageops::crop_imm(
-                    &whole,
-                    x0 as u32,
-                    y0 as u32,
-                    (x1 - x0) as u32,
-                    (y1 - y0) as u32,
-                )
-                .to_image();
+            .map(|r| {
+                let out = translate_batch(&net, &[crop(&img, r)], &d).remove(0);
+                let reference = crop(&whole, r);
                 out.pixels()
                     .zip(reference.pixels())
-                    .map(|(p, q)| {
-                        (0..3)
-                            .map(|c| (p.0[c] as i32 - q.0[c] as i32).abs())
-                            .max()
-                            .unwrap()
-                    })
+                    .map(|(p, q)| pixel_diff(p, q))
                     .max()
                     .unwrap()
             })
