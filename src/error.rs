@@ -44,6 +44,15 @@ pub enum AtelierError {
         checkpoint: String,
     },
 
+    /// An image optimisation (stylize, texture) produced a non-finite loss or gradient.
+    /// `hint` says what the calling command can change.
+    #[error("the optimisation diverged (loss {loss}, gradient finite: {grad_finite}); {hint}")]
+    OptimisationDiverged {
+        loss: f64,
+        grad_finite: bool,
+        hint: String,
+    },
+
     #[error("checkpoint {path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
 

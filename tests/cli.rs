@@ -4,31 +4,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
-use common::{atelier, fails_with, ok, p};
-
-/// `train gan` on `data` into `out` with a tiny network, plus `extra` flags.
-fn train_tiny(data: &Path, out: &Path, extra: &[&str]) -> Output {
-    let base = [
-        "train",
-        "gan",
-        "--data",
-        p(data),
-        "--out",
-        p(out),
-        "--size",
-        "32",
-        "--width",
-        "8",
-        "--z-dim",
-        "16",
-        "--batch-size",
-        "4",
-        "--quiet",
-    ];
-    atelier(&[&base[..], extra].concat())
-}
+use common::{atelier, fails_with, ok, p, train_tiny};
 
 #[test]
 fn train_generate_interpolate_resume_on_a_tiny_folder() {

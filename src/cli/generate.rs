@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::device::{DeviceChoice, select};
 use crate::imaging::grid::{make_grid, square_cols};
-use crate::imaging::save_image;
+use crate::imaging::{check_image_output, save_image};
 use crate::tasks::generate::{LoadedGenerator, default_model_path};
 
 #[derive(Args, Debug)]
@@ -70,6 +70,12 @@ pub fn run_generate(a: GenerateArgs, device: DeviceChoice) -> anyhow::Result<()>
     {
         anyhow::bail!("--truncation must be a positive number, got {t}");
     }
+    if let Some(grid) = &a.grid {
+        check_image_output(grid)?;
+    }
+    if let Some(dir) = &a.out_dir {
+        check_image_output(&dir.join("00000.png"))?;
+    }
     let (generator, class) = load(a.model, a.class.as_deref(), device)?;
     let images = generator.generate(a.n as usize, class, a.seed, a.truncation);
     if let Some(grid) = &a.grid {
@@ -91,6 +97,7 @@ pub fn run_generate(a: GenerateArgs, device: DeviceChoice) -> anyhow::Result<()>
 }
 
 pub fn run_interpolate(a: InterpolateArgs, device: DeviceChoice) -> anyhow::Result<()> {
+    check_image_output(&a.output)?;
     let (generator, class) = load(a.model, a.class.as_deref(), device)?;
     let frames = generator.interpolate(a.frames as usize, class, a.seed);
     save_image(&make_grid(&frames, frames.len(), 2), &a.output)?;

@@ -22,6 +22,11 @@ pub struct Cli {
     /// Compute device.
     #[arg(long, global = true, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
+    /// Refuse images with more pixels than this before decoding them (a guard against
+    /// decompression bombs; raise it for trusted, very large scans).
+    #[arg(long, global = true, default_value_t = crate::imaging::DEFAULT_MAX_PIXELS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pixels: u64,
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -66,6 +71,7 @@ pub fn init_logging(verbose: u8) {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::imaging::io::set_default_max_pixels(cli.max_pixels);
     match cli.command {
         Command::Train(t) => train::run(t, cli.device),
         Command::Generate(a) => generate::run_generate(a, cli.device),

@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 
 use crate::device::{DeviceChoice, select};
-use crate::imaging::{LoadOptions, load_rgb, save_image};
+use crate::imaging::{LoadOptions, check_image_output, load_rgb, save_image};
 use crate::models::vgg19::{Border, Pooling, Vgg19, Vgg19Config, parse_layers};
 use crate::tasks::stylize::{
     ColorMode, Init, LayerChoice, LossWeights, Method, OptimizeOptions, Progress, StylizeOptions,
@@ -125,8 +125,11 @@ impl OptimArgs {
         })
     }
 
-    pub fn memory_limit(&self) -> Option<u64> {
-        self.max_memory_gb.map(|g| (g * (1u64 << 30) as f64) as u64)
+    pub fn memory_limit(&self) -> anyhow::Result<Option<u64>> {
+        Ok(crate::device::memory_limit_gb(
+            "--max-memory-gb",
+            self.max_memory_gb,
+        )?)
     }
 
     /// A progress bar plus intermediate saves, as an observer for the optimisation.
@@ -225,6 +228,7 @@ pub fn run(a: StylizeArgs, device: DeviceChoice) -> anyhow::Result<()> {
         a.style_scale.is_finite() && a.style_scale > 0.0,
         "--style-scale must be positive"
     );
+    check_image_output(&a.output)?;
     let load = LoadOptions::default();
     let content = load_rgb(&a.content, &load).context("content image")?;
     let styles = a
@@ -248,7 +252,7 @@ pub fn run(a: StylizeArgs, device: DeviceChoice) -> anyhow::Result<()> {
         style_scale: a.style_scale,
         seed: a.optim.seed,
         optimize: a.optim.optimize_options()?,
-        memory_limit: a.optim.memory_limit(),
+        memory_limit: a.optim.memory_limit()?,
     };
     let total = (0..scales).map(|k| opts.optimize.iters_at(k) as u64).sum();
     let (bar, mut observe) = a.optim.observer(&a.output, total);

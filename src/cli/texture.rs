@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::device::{DeviceChoice, select};
-use crate::imaging::{LoadOptions, load_rgb, save_image};
+use crate::imaging::{LoadOptions, check_image_output, load_rgb, save_image};
 use crate::models::vgg19::Border;
 use crate::tasks::texture::{TextureOptions, synthesize, tile_multiple};
 
@@ -45,6 +45,7 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 }
 
 pub fn run(a: TextureArgs, device: DeviceChoice) -> anyhow::Result<()> {
+    check_image_output(&a.output)?;
     let exemplar = load_rgb(&a.exemplar, &LoadOptions::default()).context("exemplar")?;
     let device = select(device)?;
     let border = if a.tileable {
@@ -67,7 +68,7 @@ pub fn run(a: TextureArgs, device: DeviceChoice) -> anyhow::Result<()> {
         height: h,
         seed: a.optim.seed,
         optimize: a.optim.optimize_options()?,
-        memory_limit: a.optim.memory_limit(),
+        memory_limit: a.optim.memory_limit()?,
     };
     let (bar, mut observe) = a.optim.observer(&a.output, opts.optimize.iters as u64);
     let out = synthesize(&vgg, &layers, &exemplar, &opts, &mut observe)?;

@@ -169,25 +169,83 @@ pub(crate) fn saved_args<T: serde::de::DeserializeOwned>(run: &Path) -> anyhow::
     })
 }
 
-/// Create the run directory and record the settings it runs with (the total steps made
-/// explicit, no --resume), for a later --resume.
-pub(crate) fn start_run_dir<T: RunArgs + Clone>(
+/// Whether `dir` holds an Atelier training run (its settings or its checkpoints).
+fn is_run_dir(dir: &Path) -> bool {
+    dir.join(RUN_ARGS).is_file() || dir.join("checkpoints").is_dir()
+}
+
+/// Check the run directory before any work and return what records the run's settings
+/// (the total steps made explicit, no --resume) once training has really started.
+///
+/// A new run never lands on an old one by accident: a non-empty `--out` is refused unless
+/// `--overwrite` is given, and even then only a directory that holds a run is emptied (a
+/// folder of other files is never deleted). `--resume` needs a directory that exists.
+pub(crate) fn prepare_run_dir<T: RunArgs + Clone + 'static>(
     run_dir: &Path,
     args: &T,
     steps: u64,
-) -> anyhow::Result<()> {
-    std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    resume: bool,
+) -> anyhow::Result<Box<dyn Fn() -> crate::Result<()>>> {
+    let overwrite = args.clone().run_flags().overwrite;
+    if resume {
+        anyhow::ensure!(
+            run_dir.is_dir(),
+            "--resume {}: no such run directory",
+            run_dir.display()
+        );
+    } else if let Ok(mut entries) = std::fs::read_dir(run_dir) {
+        let used = entries.next().is_some();
+        if used && !overwrite {
+            anyhow::bail!(
+                "{} is not empty{}; continue that run with --resume {0}, start it again \
+                 with --overwrite (deletes what is in it), or choose a new --out",
+                run_dir.display(),
+                if is_run_dir(run_dir) {
+                    " (it holds a training run)"
+                } else {
+                    ""
+                }
+            );
+        }
+        if used && !is_run_dir(run_dir) {
+            anyhow::bail!(
+                "{} holds files that are not an Atelier training run; --overwrite only \
+                 replaces runs. Choose a new or empty --out",
+                run_dir.display()
+            );
+        }
+    } else if run_dir.exists() {
+        anyhow::bail!("--out {} is not a directory", run_dir.display());
+    }
     let mut saved = args.clone();
     let flags = saved.run_flags();
     flags.steps = Some(steps);
     flags.resume = None;
-    save_args(run_dir, &saved)
-}
-
-/// Save a run's settings (`run.json`).
-pub(crate) fn save_args<T: Serialize>(run: &Path, args: &T) -> anyhow::Result<()> {
-    write_atomic(&run.join(RUN_ARGS), &serde_json::to_vec_pretty(args)?)?;
-    Ok(())
+    flags.overwrite = false;
+    let dir = run_dir.to_path_buf();
+    let clear = overwrite && !resume;
+    Ok(Box::new(move || {
+        let err = |e: std::io::Error| crate::AtelierError::Write {
+            path: dir.clone(),
+            reason: e.to_string(),
+        };
+        if clear && dir.exists() {
+            // Only reached for a directory that holds a run, and only once the new run
+            // has got as far as starting: the old run goes when the new one really begins.
+            for entry in std::fs::read_dir(&dir).map_err(err)? {
+                let p = entry.map_err(err)?.path();
+                let is_dir = std::fs::symlink_metadata(&p).map_err(err)?.is_dir();
+                if is_dir {
+                    std::fs::remove_dir_all(&p).map_err(err)?;
+                } else {
+                    std::fs::remove_file(&p).map_err(err)?;
+                }
+            }
+        }
+        std::fs::create_dir_all(&dir).map_err(err)?;
+        let json = serde_json::to_vec_pretty(&saved).expect("settings serialise");
+        write_atomic(&dir.join(RUN_ARGS), &json)
+    }))
 }
 
 /// The command as typed, without the program's install path: recorded in model files.
@@ -205,9 +263,15 @@ pub struct RunFlags {
     /// Run directory (config, metrics, samples, checkpoints, the trained model).
     #[arg(long, required_unless_present = "resume")]
     pub out: Option<PathBuf>,
-    /// Continue the run in this directory from its latest checkpoint, with its settings.
-    #[arg(long)]
+    /// Continue the run in this directory from its newest intact checkpoint, with its
+    /// settings.
+    #[arg(long, conflicts_with = "overwrite")]
     pub resume: Option<PathBuf>,
+    /// Start a new run in a --out that already holds one, deleting the old run (its
+    /// checkpoints, samples and model) once the new one starts.
+    #[arg(long)]
+    #[serde(default)]
+    pub overwrite: bool,
     /// Generator steps to train for (on --resume: the new total, default the saved one).
     #[arg(long)]
     pub steps: Option<u64>,
@@ -302,6 +366,34 @@ fn report(outcome: &TrainOutcome, run_dir: &Path) {
     );
 }
 
+/// Refuse settings whose networks or activations cannot fit, before the data is scanned or
+/// anything is allocated. Class embeddings are left out: they are tiny next to the convs.
+fn check_gan_memory(args: &GanArgs) -> anyhow::Result<()> {
+    use crate::models::budget::{TRAINING_COPIES, check_training, param_count};
+    let g = GeneratorConfig::new(args.size)
+        .with_width(args.width)
+        .with_z_dim(args.z_dim);
+    g.validate()?;
+    // Networks are built lazily here: counting their parameters allocates nothing.
+    let cpu = burn::prelude::Device::flex();
+    let g_params = param_count(&g.init(&cpu));
+    let d_params = param_count(
+        &DiscriminatorConfig::new(args.size)
+            .with_width(args.width)
+            .with_norm(args.d_norm)
+            .init(&cpu),
+    );
+    // The EMA generator is one more copy of G.
+    let ema = u64::from(args.ema > 0.0);
+    let params = g_params * (TRAINING_COPIES + ema) + d_params * TRAINING_COPIES;
+    // A step runs G twice and D on real and fake images (more with the penalties).
+    let per_image = crate::models::dcgan::activation_floats(args.width, args.size);
+    let passes = 5 + 2 * args.penalty_dirs as u64 * u64::from(args.r1 > 0.0);
+    let activations = u64::from(args.batch_size) * passes * per_image;
+    check_training(params, activations, "lower --width or --batch-size")?;
+    Ok(())
+}
+
 /// Train (or resume) a DCGAN run. `stop_after` simulates a kill after that step (tests).
 pub fn train_gan(
     args: &GanArgs,
@@ -313,6 +405,8 @@ pub fn train_gan(
     let steps = args.run.steps.unwrap_or(10_000);
     let cfg = args.train_config(steps);
     cfg.validate()?;
+    let on_start = prepare_run_dir(run_dir, args, steps, resume)?;
+    check_gan_memory(args)?;
     let data = args.data.clone().context("--data is required")?;
     let folder = ImageFolder::open(
         &data,
@@ -353,7 +447,6 @@ pub fn train_gan(
 
     let base = select(device)?;
     let train_device = base.clone().autodiff();
-    start_run_dir(run_dir, args, steps)?;
     let command = command_line();
     let recipe = DcganRecipe {
         g_config: g_config.clone(),
@@ -400,6 +493,7 @@ pub fn train_gan(
         progress: !args.run.quiet,
         stop_after,
         fid,
+        on_start: Some(on_start),
     };
     let seed = args.run.seed;
     let outcome = train(

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::train::{RunArgs, RunFlags, command_line, parse_betas, start_run_dir};
+use super::train::{RunArgs, RunFlags, command_line, parse_betas, prepare_run_dir};
 use crate::data::loader::{Stream, default_workers};
 use crate::data::pair_makers::PairMaker;
 use crate::data::translation::{
@@ -184,6 +184,16 @@ impl TranslateTrainArgs {
         if self.a.is_empty() {
             anyhow::bail!("--a is required");
         }
+        let d = PatchDiscriminatorConfig::new().with_layers(self.d_layers);
+        if d.output_side(self.size as usize).is_none() {
+            anyhow::bail!(
+                "--d-layers {} needs crops of at least {} px, but --size is {}: lower \
+                 --d-layers (3 is the 70x70 PatchGAN) or raise --size",
+                self.d_layers,
+                d.min_input(),
+                self.size
+            );
+        }
         match self.mode {
             Mode::Paired => {
                 anyhow::ensure!(
@@ -224,9 +234,9 @@ pub fn train_translate(
     let g_config = args.generator();
     let preset = args.preset();
     let crop = CropConfig::jittered(args.size);
+    let on_start = prepare_run_dir(run_dir, args, steps, resume)?;
     let base = select(device)?;
     let train_device = base.clone().autodiff();
-    start_run_dir(run_dir, args, steps)?;
 
     let workers = args.run.workers.unwrap_or_else(default_workers);
     let d_config = |in_channels: usize| {
@@ -235,12 +245,33 @@ pub fn train_translate(
             .with_width(args.width)
             .with_layers(args.d_layers)
     };
+    // Networks built lazily for counting: nothing is allocated until the check has passed.
+    {
+        use crate::models::budget::{TRAINING_COPIES, check_training, param_count};
+        let cpu = burn::prelude::Device::flex();
+        // CycleGAN trains two generators and two discriminators.
+        let nets = if preset == Preset::Cyclegan { 2 } else { 1 };
+        let d_in = if preset == Preset::Pix2pix { 6 } else { 3 };
+        let (g, d) = (g_config.init(&cpu), d_config(d_in).init(&cpu));
+        let params = nets * TRAINING_COPIES * (param_count(&g) + param_count(&d));
+        // A step runs each G about twice and each D on real and fake images.
+        let side = args.size as usize;
+        let per_image =
+            2 * g_config.activation_floats(side) + 3 * d_config(d_in).activation_floats(side);
+        let activations = nets * cfg.batch_size as u64 * per_image;
+        check_training(
+            params,
+            activations,
+            "lower --width, --blocks or --batch-size",
+        )?;
+    }
     let opts = RunOptions {
         run_dir: run_dir.to_path_buf(),
         resume,
         progress: !args.run.quiet,
         stop_after,
         fid: None,
+        on_start: Some(on_start),
     };
     let seed = args.run.seed;
     let (bs, size) = (cfg.batch_size, args.size as usize);

@@ -8,10 +8,11 @@ use image::RgbImage;
 
 use crate::data::loader::crop_and_flip;
 use crate::data::pair_makers::PairMaker;
-use crate::data::translation::image_files;
 use crate::device::{DeviceChoice, select};
 use crate::imaging::{LoadOptions, load_rgb, save_image};
-use crate::tasks::translate::{LoadedTranslator, Tiling, rows_sheet, translate_image};
+use crate::tasks::translate::{
+    LoadedTranslator, Tiling, plan_outputs, rows_sheet, translate_image,
+};
 use crate::util::rng::SeededRng;
 
 #[derive(Args, Debug)]
@@ -23,7 +24,8 @@ pub struct TranslateArgs {
     /// Images, or folders of images.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Output folder: one PNG per input, same name.
+    /// Output folder: one PNG per input, same name, sub-folders of input folders mirrored.
+    /// Must not be (or be inside) an input folder.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
     /// Tile side for large images (smaller images go through whole).
@@ -55,13 +57,9 @@ fn thumb(img: &RgbImage, side: u32) -> RgbImage {
 pub fn run(args: TranslateArgs, device: DeviceChoice) -> anyhow::Result<()> {
     let device = select(device)?;
     let model = LoadedTranslator::load(&args.model, &device).context("loading the translator")?;
-    let mut files = vec![];
-    for p in &args.inputs {
-        if p.is_dir() {
-            files.extend(image_files(p)?);
-        } else {
-            files.push(p.clone());
-        }
+    let files = plan_outputs(&args.inputs, &args.output)?;
+    if let Some(sheet) = &args.sheet {
+        crate::imaging::check_image_output(sheet)?;
     }
     let tiling = Tiling {
         tile: args.tile as usize,
@@ -75,19 +73,14 @@ pub fn run(args: TranslateArgs, device: DeviceChoice) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.output.display()))?;
     let mut rows = vec![];
     let bar = crate::util::progress::bar(files.len() as u64);
-    for (k, f) in files.iter().enumerate() {
+    for (k, (f, dst)) in files.iter().enumerate() {
         let original = load_rgb(f, &LoadOptions::default())?;
         let img = match args.degrade {
             Some(m) => m.make(&original, &mut SeededRng::derived(args.seed, &[k as u64])),
             None => original.clone(),
         };
         let out = translate_image(&model.net, &img, tiling, &device);
-        let name = f
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        save_image(&out, &args.output.join(format!("{name}.png")))?;
+        save_image(&out, dst)?;
         if args.sheet.is_some() {
             let mut row = vec![thumb(&img, 256), thumb(&out, 256)];
             if args.degrade.is_some() {

@@ -17,10 +17,19 @@ pub struct LoadOptions {
     pub max_pixels: u64,
 }
 
+/// The limit `LoadOptions::default()` uses; the CLI's global `--max-pixels` sets it once at
+/// start-up, so every command that reads images honours it.
+static MAX_PIXELS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// Set the default pixel limit for this process (first call wins).
+pub fn set_default_max_pixels(limit: u64) {
+    let _ = MAX_PIXELS.set(limit);
+}
+
 impl Default for LoadOptions {
     fn default() -> Self {
         Self {
-            max_pixels: DEFAULT_MAX_PIXELS,
+            max_pixels: MAX_PIXELS.get().copied().unwrap_or(DEFAULT_MAX_PIXELS),
         }
     }
 }
@@ -42,9 +51,33 @@ pub fn probe(path: &Path, opts: &LoadOptions) -> Result<(u32, u32)> {
     if reader.format().is_none() {
         return Err(read_err(path, "not an image format we know"));
     }
+    let is_jpeg = reader.format() == Some(image::ImageFormat::Jpeg);
     let (w, h) = reader.into_dimensions().map_err(|e| read_err(path, e))?;
     check_pixels(path, w, h, opts)?;
+    if is_jpeg && !jpeg_file_is_complete(path).map_err(|e| read_err(path, e))? {
+        return Err(read_err(path, TRUNCATED_JPEG));
+    }
     Ok((w, h))
+}
+
+const TRUNCATED_JPEG: &str = "truncated JPEG (no end-of-image marker): the missing part would \
+                              decode as flat grey";
+
+/// A complete JPEG ends with the end-of-image marker FF D9 (some writers pad after it).
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(64)..];
+    tail.windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+/// [`jpeg_is_complete`] reading only the file's last bytes.
+fn jpeg_file_is_complete(path: &Path) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(64)))?;
+    let mut tail = Vec::with_capacity(64);
+    f.read_to_end(&mut tail)?;
+    Ok(jpeg_is_complete(&tail))
 }
 
 fn check_pixels(path: &Path, w: u32, h: u32, opts: &LoadOptions) -> Result<()> {
@@ -83,6 +116,11 @@ pub fn decode_rgb(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<RgbIm
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(opts.max_pixels.saturating_mul(16));
     reader.limits(limits);
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
+        // Decodable, but the bottom of the picture is missing: say so and go on (data
+        // folders skip such files; see `probe`).
+        tracing::warn!("{}: {TRUNCATED_JPEG}", path.display());
+    }
     let mut decoder = reader.into_decoder().map_err(|e| read_err(path, e))?;
     let (w, h) = decoder.dimensions();
     check_pixels(path, w, h, opts)?;
@@ -92,13 +130,13 @@ pub fn decode_rgb(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<RgbIm
     Ok(img.into_rgb8())
 }
 
-/// Save as PNG or JPEG (by extension; anything else is PNG), atomically.
-pub fn save_image(img: &RgbImage, path: &Path) -> Result<()> {
+/// The format an output path's extension asks for (no extension: PNG).
+fn output_format(path: &Path) -> Result<image::ImageFormat> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    let format = match ext.as_str() {
+    Ok(match ext.as_str() {
         "jpg" | "jpeg" => image::ImageFormat::Jpeg,
         "png" | "" => image::ImageFormat::Png,
         "webp" => image::ImageFormat::WebP,
@@ -110,7 +148,19 @@ pub fn save_image(img: &RgbImage, path: &Path) -> Result<()> {
                 reason: format!("unsupported output extension '.{other}' (use .png or .jpg)"),
             });
         }
-    };
+    })
+}
+
+/// Check, before any work, that an image can be saved at `path`: a known extension and a
+/// writable place (see [`crate::util::atomic::check_writable`]).
+pub fn check_image_output(path: &Path) -> Result<()> {
+    output_format(path)?;
+    crate::util::atomic::check_writable(path)
+}
+
+/// Save as PNG or JPEG (by extension; anything else is PNG), atomically.
+pub fn save_image(img: &RgbImage, path: &Path) -> Result<()> {
+    let format = output_format(path)?;
     let mut buf = Cursor::new(Vec::new());
     img.write_to(&mut buf, format)
         .map_err(|e| AtelierError::Write {
@@ -200,6 +250,27 @@ mod tests {
             matches!(err, AtelierError::ImageTooLarge { pixels: 10000, .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn truncated_jpegs_are_found() {
+        let img = RgbImage::from_fn(32, 32, |x, y| image::Rgb([x as u8 * 8, y as u8 * 8, 9]));
+        let jpeg = encode(DynamicImage::ImageRgb8(img), image::ImageFormat::Jpeg);
+        assert!(jpeg_is_complete(&jpeg));
+        // The end-of-image marker lost: decoders accept this without a word.
+        let cut = &jpeg[..jpeg.len() - 2];
+        assert!(!jpeg_is_complete(cut));
+        assert!(!jpeg_is_complete(&jpeg[..jpeg.len() * 2 / 3]));
+        let dir = tempfile::tempdir().unwrap();
+        let (whole, part) = (dir.path().join("whole.jpg"), dir.path().join("cut.jpg"));
+        std::fs::write(&whole, &jpeg).unwrap();
+        std::fs::write(&part, cut).unwrap();
+        let o = LoadOptions::default();
+        assert_eq!(probe(&whole, &o).unwrap(), (32, 32));
+        let err = probe(&part, &o).unwrap_err().to_string();
+        assert!(err.contains("truncated JPEG"), "{err}");
+        // Single images still decode (with a warning).
+        assert!(load_rgb(&part, &o).is_ok());
     }
 
     #[test]

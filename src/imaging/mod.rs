@@ -8,5 +8,5 @@ pub mod io;
 pub mod tensor;
 
 pub use grid::make_grid;
-pub use io::{DEFAULT_MAX_PIXELS, LoadOptions, load_rgb, save_image};
+pub use io::{DEFAULT_MAX_PIXELS, LoadOptions, check_image_output, load_rgb, save_image};
 pub use tensor::{Range, image_to_tensor, tensor_to_images};

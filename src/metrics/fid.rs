@@ -23,10 +23,16 @@ impl FeatureStats {
     /// `features`: n rows of `dim` values.
     pub fn from_features(features: &[f32], dim: usize) -> Result<Self> {
         let n = features.len() / dim.max(1);
-        if n < 2 || features.len() != n * dim {
+        if features.len() != n * dim {
             return Err(AtelierError::Config(format!(
-                "FID needs at least 2 feature vectors of {dim} values, got {} values",
+                "feature data holds {} values, not a whole number of {dim}-value vectors",
                 features.len()
+            )));
+        }
+        if n < 2 {
+            return Err(AtelierError::Config(format!(
+                "FID needs at least 2 images in each set (a covariance of one image is \
+                 undefined), got {n}"
             )));
         }
         let mut mean = vec![0f64; dim];
@@ -158,6 +164,10 @@ mod tests {
     #[test]
     fn bad_shapes_are_errors() {
         assert!(FeatureStats::from_features(&[1.0, 2.0, 3.0], 2).is_err());
+        // One image: the message counts images, not values.
+        let one = FeatureStats::from_features(&[1.0, 2.0], 2).unwrap_err();
+        assert!(one.to_string().contains("at least 2 images"), "{one}");
+        assert!(one.to_string().contains("got 1"), "{one}");
         let a = FeatureStats::from_features(&gaussian(10, 2, 0.0, 1.0, 1), 2).unwrap();
         let b = FeatureStats::from_features(&gaussian(10, 3, 0.0, 1.0, 1), 3).unwrap();
         assert!(frechet_distance(&a, &b).is_err());

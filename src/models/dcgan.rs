@@ -34,6 +34,19 @@ fn channels(width: usize, size: usize, i: usize) -> usize {
     width * (1usize << (n - 1 - i.min(n - 1))).min(8)
 }
 
+/// Forward outputs per image of a DCGAN network (G, or D, its mirror): each resolution
+/// step's channels times its pixels, for the conv and its norm/activation.
+pub fn activation_floats(width: usize, size: usize) -> u64 {
+    let n = n_ups(size).unwrap_or(4);
+    (0..n)
+        .map(|i| {
+            let side = 4u64 << i;
+            2 * channels(width, size, i) as u64 * side * side
+        })
+        .sum::<u64>()
+        + 3 * (size * size) as u64
+}
+
 #[derive(Config, Debug, PartialEq)]
 pub struct GeneratorConfig {
     pub size: usize,
@@ -65,6 +78,21 @@ impl GeneratorConfig {
             return Err(AtelierError::Config(
                 "width and z_dim must be positive".into(),
             ));
+        }
+        // Far beyond any real model; keeps channel arithmetic from overflowing on a crafted
+        // file. What is possible below this is decided by the memory check.
+        const LIMIT: usize = 1 << 20;
+        for (name, v) in [
+            ("width", self.width),
+            ("z_dim", self.z_dim),
+            ("n_classes", self.n_classes),
+            ("embed_dim", self.embed_dim),
+        ] {
+            if v > LIMIT {
+                return Err(AtelierError::Config(format!(
+                    "{name} {v} is beyond what a DCGAN can have (at most {LIMIT})"
+                )));
+            }
         }
         Ok(())
     }

@@ -118,6 +118,27 @@ pub fn load_named_tensors<M: Module>(
     }
 }
 
+/// Refuse, before any weight is allocated, a file whose metadata describes a network of
+/// another size than its tensors hold (crafted or mismatched settings), so that settings
+/// claiming a huge network cannot make the loader allocate it. `net` is lazily initialised.
+pub fn check_param_count<M: Module>(
+    net: &M,
+    tensors: &HashMap<String, TensorData>,
+) -> std::result::Result<(), String> {
+    let in_file: u64 = tensors
+        .values()
+        .map(|t| t.shape().iter().product::<usize>() as u64)
+        .sum();
+    let described = crate::models::budget::param_count(net);
+    if described != in_file {
+        return Err(format!(
+            "its settings describe a network of {described} parameters, but the file holds \
+             {in_file} values: the settings and the weights do not belong together"
+        ));
+    }
+    Ok(())
+}
+
 /// Save `module` with `meta` as f16 safetensors, atomically.
 pub fn save_model<M: Module>(module: &M, meta: &ModelMeta, path: &Path) -> Result<()> {
     let named = named_tensors(module);
@@ -207,6 +228,12 @@ pub fn read_model(path: &Path) -> Result<(ModelMeta, HashMap<String, TensorData>
                 )));
             }
         };
+        if let Some(bad_value) = values.iter().find(|v| !v.is_finite()) {
+            return Err(bad(format!(
+                "tensor '{name}' holds {bad_value}: the weights are damaged (a diverged or \
+                 corrupted model); it would only produce blank images"
+            )));
+        }
         tensors.insert(name, TensorData::new(values, shape));
     }
     Ok((meta, tensors))

@@ -37,6 +37,38 @@ fn conv4(cin: usize, cout: usize, stride: usize, device: &Device) -> Conv2d {
 }
 
 impl PatchDiscriminatorConfig {
+    /// The side of the score grid for an input of side `input`, or `None` when the input is
+    /// too small for this depth (a layer would get less than its 4x4 kernel).
+    pub fn output_side(&self, input: usize) -> Option<usize> {
+        let strides = std::iter::once(2)
+            .chain((1..=self.layers).map(|i| if i == self.layers { 1 } else { 2 }))
+            .chain(std::iter::once(1));
+        let mut side = input;
+        for stride in strides {
+            // Kernel 4, padding 1 on each side.
+            side = (side + 2).checked_sub(4)? / stride + 1;
+        }
+        Some(side)
+    }
+
+    /// Forward outputs per image of side `input` (conv and norm/activation), for the memory
+    /// check.
+    pub fn activation_floats(&self, input: usize) -> u64 {
+        (0..=self.layers)
+            .map(|i| {
+                let side = (input >> (i + 1).min(self.layers)) as u64;
+                2 * (self.width * (1usize << i.min(3))) as u64 * side * side
+            })
+            .sum()
+    }
+
+    /// The smallest input side this depth can score.
+    pub fn min_input(&self) -> usize {
+        (1..)
+            .find(|&s| self.output_side(s).is_some())
+            .expect("some input is large enough")
+    }
+
     pub fn init(&self, device: &Device) -> PatchDiscriminator {
         let ch = |i: usize| self.width * (1usize << i.min(3));
         let mut convs = vec![conv4(self.in_channels, ch(0), 2, device)];
@@ -93,5 +125,30 @@ mod tests {
             paired.forward(Tensor::zeros([1, 6, 64, 64], &d)).dims(),
             [1, 1, 6, 6]
         );
+    }
+
+    #[test]
+    fn the_size_check_agrees_with_the_network() {
+        let d = Device::flex();
+        for layers in 0..=5 {
+            let cfg = PatchDiscriminatorConfig::new()
+                .with_width(4)
+                .with_layers(layers);
+            let min = cfg.min_input();
+            assert_eq!(cfg.output_side(min - 1), None, "layers {layers}");
+            let net = cfg.init(&d);
+            for input in [min, min + 1, min + 7] {
+                let dims = net.forward(Tensor::zeros([1, 3, input, input], &d)).dims();
+                assert_eq!(
+                    Some(dims[2]),
+                    cfg.output_side(input),
+                    "layers {layers} input {input}"
+                );
+            }
+        }
+        // The reported case: 32 px crops cannot feed 4 or more strided layers.
+        let deep = PatchDiscriminatorConfig::new().with_layers(4);
+        assert_eq!(deep.output_side(32), None);
+        assert_eq!(deep.min_input(), 48);
     }
 }

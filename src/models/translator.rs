@@ -49,6 +49,41 @@ pub struct Translator {
 }
 
 impl TranslatorConfig {
+    /// Forward outputs per image of side `size` (each conv and its norm/activation), an
+    /// estimate for the memory check.
+    pub fn activation_floats(&self, size: usize) -> u64 {
+        let (w, s2) = (self.width as u64, (size * size) as u64);
+        match self.arch {
+            GeneratorArch::Unet => (0..self.depth.min(30))
+                .map(|j| {
+                    let side = (size >> (j + 1)) as u64;
+                    // Down and up at each level, conv and norm/activation each.
+                    4 * w * (1u64 << j.min(3)) * side * side
+                })
+                .sum(),
+            // Stem and last layer at full size (w), one step each way at half the side (2w)
+            // and at a quarter (4w), and the blocks' two convs at 4w on a quarter side.
+            GeneratorArch::Resnet | GeneratorArch::Plain => {
+                2 * w * s2 * (13 + 2 * self.blocks as u64) / 4
+            }
+        }
+    }
+
+    /// Refuse settings no real model has (a crafted file's metadata, say) before a single
+    /// layer is built.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.width == 0 || self.width > 4096 {
+            return Err(format!("width {} is outside 1..=4096", self.width));
+        }
+        if self.blocks > 64 {
+            return Err(format!("{} blocks is more than 64", self.blocks));
+        }
+        if self.depth == 0 || self.depth > 12 {
+            return Err(format!("depth {} is outside 1..=12", self.depth));
+        }
+        Ok(())
+    }
+
     pub fn init(&self, device: &Device) -> Translator {
         let resnet = |residual: bool| {
             ResnetGeneratorConfig::new()

@@ -53,11 +53,12 @@ fn axpy(alpha: f64, x: &[f32], y: &mut [f32]) {
 
 pub(crate) fn check_finite(loss: f64, grad: &[f32]) -> Result<()> {
     if !loss.is_finite() || grad.iter().any(|g| !g.is_finite()) {
-        return Err(AtelierError::Config(format!(
-            "the optimisation diverged (loss {loss}, gradient finite: {}); lower the style \
-             or content weight, or use --init content",
-            grad.iter().all(|g| g.is_finite())
-        )));
+        // Only what every image optimisation has; stylize adds its own ways out.
+        return Err(AtelierError::OptimisationDiverged {
+            loss,
+            grad_finite: grad.iter().all(|g| g.is_finite()),
+            hint: "lower --style-weight, or --lr with --optimizer adam".into(),
+        });
     }
     Ok(())
 }

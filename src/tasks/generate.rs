@@ -9,7 +9,7 @@ use image::RgbImage;
 use crate::error::{AtelierError, Result};
 use crate::imaging::grid::{make_grid, square_cols};
 use crate::imaging::tensor::{Range, tensor_to_images};
-use crate::models::model_file::{load_named_tensors, read_model};
+use crate::models::model_file::{check_param_count, load_named_tensors, read_model};
 use crate::models::{Generator, GeneratorConfig};
 use crate::util::rng::SeededRng;
 
@@ -69,7 +69,9 @@ impl LoadedGenerator {
                 meta.classes.len()
             )));
         }
-        let g = load_named_tensors(config.init(device), tensors, device).map_err(bad)?;
+        let g = config.init(device);
+        check_param_count(&g, &tensors).map_err(bad)?;
+        let g = load_named_tensors(g, tensors, device).map_err(bad)?;
         Ok(Self {
             g,
             config,

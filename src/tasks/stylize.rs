@@ -72,6 +72,28 @@ impl LayerChoice {
     pub fn deepest(&self) -> usize {
         self.all().iter().map(|l| l.conv).max().unwrap_or(0)
     }
+
+    /// The layer that pools the most, and the smallest image side it can see: each pooling
+    /// before it halves the side, and a side that halves to nothing has no features.
+    pub fn min_side(&self) -> (Option<VggLayer>, u32) {
+        let deepest = self.all().into_iter().max_by_key(|l| l.block());
+        (deepest, 1 << deepest.map(|l| l.block()).unwrap_or(0))
+    }
+}
+
+/// The smallest long side at which a `w` x `h` image keeps its short side >= `min`.
+pub fn long_side_for_short(w: u32, h: u32, min: u32) -> u64 {
+    let (long, short) = (w.max(h).max(1) as u64, w.min(h).max(1) as u64);
+    let mut l = (min as u64 * long).div_ceil(short).max(min as u64);
+    // `dims_for_long_side` rounds; step past any size it rounds below `min`.
+    while l < u32::MAX as u64 {
+        let (a, b) = dims_for_long_side(w, h, l as u32);
+        if a.min(b) >= min {
+            break;
+        }
+        l += 1;
+    }
+    l
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -405,12 +427,19 @@ pub fn resize_chw(v: &[f32], w: u32, h: u32, nw: u32, nh: u32) -> Vec<f32> {
 }
 
 /// Sizes of the coarse-to-fine pyramid ending at `(w, h)`, coarsest first: each level
-/// halves the one after it.
-pub fn pyramid(w: u32, h: u32, levels: usize) -> Vec<(u32, u32)> {
-    (0..levels.max(1))
+/// halves the one after it. Levels whose short side would fall below `min_side` (what the
+/// network can see) are left out rather than enlarged, so every level keeps the aspect
+/// ratio and the last one is exactly `(w, h)`.
+pub fn pyramid(w: u32, h: u32, levels: usize, min_side: u32) -> Vec<(u32, u32)> {
+    let mut sizes: Vec<(u32, u32)> = (0..levels.max(1))
         .rev()
-        .map(|k| ((w >> k).max(16), (h >> k).max(16)))
-        .collect()
+        .map(|k| (w >> k, h >> k))
+        .filter(|&(a, b)| a.min(b) >= min_side)
+        .collect();
+    if sizes.is_empty() {
+        sizes.push((w, h));
+    }
+    sizes
 }
 
 /// Default number of scales: one below 384 px, and one more per doubling above 256.
@@ -429,28 +458,36 @@ pub fn estimate_bytes(deepest_conv: usize, w: u32, h: u32) -> u64 {
     activation_floats(deepest_conv, w, h) * 4 * 3
 }
 
-/// Memory this machine can give now (Linux `MemAvailable`), if known.
-pub fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+/// The size a `w` x `h` style image is seen at: long side `wanted`, enlarged where needed
+/// so that its short side is at least `min_side` (a panorama keeps features at every layer).
+pub fn style_view_dims(w: u32, h: u32, wanted: u64, min_side: u32) -> (u32, u32) {
+    let long = wanted.max(long_side_for_short(w, h, min_side));
+    dims_for_long_side(w, h, long.min(u32::MAX as u64) as u32)
+}
+
+/// Refuse a style image whose feature pass would not fit, before it is resized.
+pub fn check_style_memory(
+    layers: &LayerChoice,
+    (w, h): (u32, u32),
+    limit: Option<u64>,
+    advice: &str,
+) -> Result<()> {
+    crate::device::check_memory(
+        &format!("a {w}x{h} style image"),
+        estimate_bytes(layers.deepest(), w, h),
+        limit,
+        advice,
+    )
 }
 
 /// Refuse a size whose estimated working memory exceeds `limit` (default: available memory).
 pub fn check_memory(deepest_conv: usize, w: u32, h: u32, limit: Option<u64>) -> Result<()> {
-    let need = estimate_bytes(deepest_conv, w, h);
-    if let Some(have) = limit.or_else(available_memory)
-        && need > have
-    {
-        return Err(AtelierError::Config(format!(
-            "a {w}x{h} optimisation needs about {:.1} GiB but only {:.1} GiB is available; \
-             use a smaller --size (memory grows with the pixel count)",
-            need as f64 / (1u64 << 30) as f64,
-            have as f64 / (1u64 << 30) as f64
-        )));
-    }
-    Ok(())
+    crate::device::check_memory(
+        &format!("a {w}x{h} optimisation"),
+        estimate_bytes(deepest_conv, w, h),
+        limit,
+        "use a smaller --size (memory grows with the pixel count)",
+    )
 }
 
 /// Everything a style transfer needs besides the images.
@@ -477,6 +514,28 @@ pub fn noise_image(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+/// Add what only style transfer can change to a divergence's advice.
+fn stylize_hint(e: AtelierError, init: Init) -> AtelierError {
+    match e {
+        AtelierError::OptimisationDiverged {
+            loss,
+            grad_finite,
+            mut hint,
+        } => {
+            hint.push_str(", or raise --content-weight");
+            if init != Init::Content {
+                hint.push_str(", or start from the photo with --init content");
+            }
+            AtelierError::OptimisationDiverged {
+                loss,
+                grad_finite,
+                hint,
+            }
+        }
+        other => other,
+    }
+}
+
 /// Stylise `content` with `styles` (image, blend weight). `observe` sees every iteration.
 pub fn stylize(
     vgg: &Vgg19,
@@ -488,7 +547,39 @@ pub fn stylize(
 ) -> Result<RgbImage> {
     vgg.check(&layers.all())?;
     let (w, h) = dims_for_long_side(content.width(), content.height(), opts.size);
+    let (deepest_layer, min_side) = layers.min_side();
+    let layer_name = deepest_layer.map(|l| l.to_string()).unwrap_or_default();
+    if w.min(h) < min_side {
+        return Err(AtelierError::Config(format!(
+            "at --size {} the content image ({}x{}) becomes {w}x{h}, but {layer_name} needs at \
+             least {min_side} px on each side; use --size {} or more, or shallower layers",
+            opts.size,
+            content.width(),
+            content.height(),
+            long_side_for_short(content.width(), content.height(), min_side)
+        )));
+    }
     check_memory(layers.deepest(), w, h, opts.memory_limit)?;
+    // Style images are seen at `style_scale` of the output's long side, and never so small
+    // that the deepest layer has nothing to see (a panorama style stays at least
+    // `min_side` tall). Checked before anything is resized: a large scale must not allocate.
+    let style_dims = |long: u32| -> Vec<(u32, u32)> {
+        styles
+            .iter()
+            .map(|(s, _)| {
+                let wanted = ((long as f32) * opts.style_scale).round().max(16.0) as u64;
+                style_view_dims(s.width(), s.height(), wanted, min_side)
+            })
+            .collect()
+    };
+    for dims in style_dims(w.max(h)) {
+        check_style_memory(
+            layers,
+            dims,
+            opts.memory_limit,
+            "lower --style-scale (style images are resized to that fraction of --size)",
+        )?;
+    }
     let device = vgg.device();
 
     // Colour preservation changes what the network sees.
@@ -511,15 +602,18 @@ pub fn stylize(
         ),
     };
 
-    let sizes = pyramid(w, h, opts.scales);
+    let sizes = pyramid(w, h, opts.scales, min_side);
     let mut x: Option<(Vec<f32>, u32, u32)> = None;
     for (k, &(sw, sh)) in sizes.iter().enumerate() {
         let content_k =
             image::imageops::resize(&content_seen, sw, sh, image::imageops::FilterType::Lanczos3);
-        let style_long = ((sw.max(sh) as f32) * opts.style_scale).round().max(16.0) as u32;
         let styles_k: Vec<(RgbImage, f32)> = styles_seen
             .iter()
-            .map(|(s, b)| (resize_long_side(s, style_long), *b))
+            .zip(style_dims(sw.max(sh)))
+            .map(|((s, b), (tw, th))| {
+                let r = image::imageops::resize(s, tw, th, image::imageops::FilterType::Lanczos3);
+                (r, *b)
+            })
             .collect();
         let targets = Targets::new(
             vgg.features(
@@ -546,7 +640,8 @@ pub fn stylize(
         };
         let mut objective =
             ImageObjective::new(vgg, layers, &targets, opts.optimize.weights, sw, sh);
-        let v = optimize(&mut objective, x0, &opts.optimize, k, sizes.len(), observe)?;
+        let v = optimize(&mut objective, x0, &opts.optimize, k, sizes.len(), observe)
+            .map_err(|e| stylize_hint(e, opts.init))?;
         x = Some((v, sw, sh));
     }
     let (v, _, _) = x.expect("at least one scale");
@@ -761,7 +856,12 @@ pub(crate) mod tests {
             .to_string();
         assert!(err.contains("GiB") && err.contains("8192x8192"), "{err}");
         assert!(check_memory(7, 256, 256, Some(8 << 30)).is_ok());
-        assert_eq!(pyramid(512, 384, 2), vec![(256, 192), (512, 384)]);
+        assert_eq!(pyramid(512, 384, 2, 16), vec![(256, 192), (512, 384)]);
+        // Too-small coarse levels are dropped, never enlarged past the final size.
+        assert_eq!(pyramid(256, 13, 2, 8), vec![(256, 13)]);
+        assert_eq!(pyramid(16, 11, 3, 4), vec![(8, 5), (16, 11)]);
+        assert_eq!(long_side_for_short(2000, 100, 16), 320);
+        assert_eq!(long_side_for_short(100, 2000, 16), 320);
         assert_eq!(
             (
                 default_scales(256),

@@ -9,7 +9,7 @@ use crate::imaging::tensor::{Range, image_from_chw};
 use crate::models::vgg19::Vgg19;
 use crate::tasks::stylize::{
     ImageObjective, LayerChoice, LossWeights, Observer, OptimizeOptions, Targets, check_memory,
-    noise_image, optimize, style_targets,
+    check_style_memory, noise_image, optimize, style_targets, style_view_dims,
 };
 
 #[derive(Clone, Debug)]
@@ -51,10 +51,30 @@ pub fn synthesize(
     }
     let deepest = layers.style.iter().map(|l| l.conv).max().unwrap_or(0);
     check_memory(deepest, w, h, opts.memory_limit)?;
+    // The exemplar is seen at its own size, enlarged only where the deepest layer would have
+    // nothing to see (a tiny or panorama exemplar), and checked before its features are made.
+    let (ew, eh) = exemplar.dimensions();
+    let seen = style_view_dims(ew, eh, ew.max(eh) as u64, layers.min_side().1);
+    check_style_memory(
+        layers,
+        seen,
+        opts.memory_limit,
+        "use a smaller exemplar image",
+    )?;
+    let exemplar = if seen == (ew, eh) {
+        exemplar.clone()
+    } else {
+        image::imageops::resize(
+            exemplar,
+            seen.0,
+            seen.1,
+            image::imageops::FilterType::Lanczos3,
+        )
+    };
     let device = vgg.device();
     let targets = Targets::new(
         Vec::new(),
-        style_targets(vgg, &layers.style, &[(exemplar.clone(), 1.0)], &device)?,
+        style_targets(vgg, &layers.style, &[(exemplar, 1.0)], &device)?,
     );
     // Texture has no content term.
     let weights = LossWeights {

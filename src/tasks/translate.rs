@@ -7,7 +7,8 @@
 //! `nn::norm::NormContext`). Tiles then agree with the untiled result away from their
 //! borders, and the overlaps are blended with linear ramps.
 
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
 
 use burn::prelude::*;
 use image::RgbImage;
@@ -16,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{AtelierError, Result};
 use crate::imaging::grid::make_grid;
 use crate::imaging::tensor::{Range, image_to_tensor, tensor_to_images};
-use crate::models::model_file::{ModelMeta, load_named_tensors, read_model, save_model};
+use crate::models::model_file::{
+    ModelMeta, check_param_count, load_named_tensors, read_model, save_model,
+};
 use crate::models::translator::{TRANSLATOR_KIND, Translator, TranslatorConfig};
 use crate::nn::norm::{NormContext, StatsExchange};
 
@@ -75,7 +78,12 @@ impl LoadedTranslator {
         }
         let tm: TranslatorMeta = serde_json::from_str(&meta.config_json)
             .map_err(|e| bad(format!("bad translator config: {e}")))?;
-        let net = load_named_tensors(tm.generator.init(device), tensors, device).map_err(bad)?;
+        tm.generator
+            .validate()
+            .map_err(|e| bad(format!("bad translator config: {e}")))?;
+        let net = tm.generator.init(device);
+        check_param_count(&net, &tensors).map_err(bad)?;
+        let net = load_named_tensors(net, tensors, device).map_err(bad)?;
         Ok(Self {
             net,
             meta: tm,
@@ -281,6 +289,89 @@ pub fn translate_image(
     crate::imaging::tensor::image_from_chw(&acc, w as u32, h as u32, Range::Signed)
 }
 
+/// `p` made absolute with symlinks resolved, also when it (or its tail) does not exist yet:
+/// the longest existing ancestor is canonicalised and the rest appended.
+pub fn real_path(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut tail = Vec::new();
+    let mut head = abs.as_path();
+    loop {
+        if let Ok(real) = head.canonicalize() {
+            return tail.iter().rev().fold(real, |acc, c| acc.join(c));
+        }
+        match (head.parent(), head.file_name()) {
+            (Some(parent), Some(name)) => {
+                tail.push(name.to_os_string());
+                head = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Where each input's result goes. A folder's images keep their sub-folders under the output
+/// folder (with several inputs, under the folder's own name too), a file goes to
+/// `OUT/<name>.png`. Refused: an output folder that is, or is inside, an input folder (results
+/// would mix with the sources and could replace them) and any output that would land on an
+/// input. Names that still meet (`a.jpg` and `a.png` side by side) get `-2`, `-3` suffixes,
+/// so no result overwrites another.
+pub fn plan_outputs(inputs: &[PathBuf], out: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let out_real = real_path(out);
+    let mut sources: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let dir_real = real_path(input);
+            if out_real.starts_with(&dir_real) {
+                return Err(AtelierError::Config(format!(
+                    "the output folder {} is inside the input folder {}; results would mix \
+                     with (and could replace) the originals: choose an output folder outside it",
+                    out.display(),
+                    input.display()
+                )));
+            }
+            let prefix = if inputs.len() > 1 {
+                dir_real.file_name().map(PathBuf::from).unwrap_or_default()
+            } else {
+                PathBuf::new()
+            };
+            for f in crate::data::translation::image_files(input)? {
+                let rel = f.strip_prefix(input).unwrap_or(&f);
+                let rel: PathBuf = rel
+                    .components()
+                    .filter(|c| matches!(c, Component::Normal(_)))
+                    .collect();
+                sources.push((f.clone(), prefix.join(rel)));
+            }
+        } else {
+            let name = input.file_name().map(PathBuf::from).unwrap_or_default();
+            sources.push((input.clone(), name));
+        }
+    }
+    let input_files: HashSet<PathBuf> = sources.iter().map(|(f, _)| real_path(f)).collect();
+    let mut taken = HashSet::new();
+    let mut plan = Vec::with_capacity(sources.len());
+    for (src, rel) in sources {
+        let base = out.join(rel.with_extension(""));
+        let mut dst = base.with_extension("png");
+        let mut k = 2;
+        while !taken.insert(real_path(&dst)) {
+            let stem = base.file_name().unwrap_or_default().to_string_lossy();
+            dst = base.with_file_name(format!("{stem}-{k}.png"));
+            k += 1;
+        }
+        if input_files.contains(&real_path(&dst)) {
+            return Err(AtelierError::Config(format!(
+                "the result for {} would be written over the input {}; choose another \
+                 output folder",
+                src.display(),
+                dst.display()
+            )));
+        }
+        plan.push((src, dst));
+    }
+    Ok(plan)
+}
+
 /// A sheet of rows of equally sized images (input, output, target ...), one row per line.
 pub fn rows_sheet(rows: &[Vec<RgbImage>]) -> RgbImage {
     let cols = rows.iter().map(|r| r.len()).max().unwrap_or(1);
@@ -292,6 +383,41 @@ pub fn rows_sheet(rows: &[Vec<RgbImage>]) -> RgbImage {
 mod tests {
     use super::*;
     use crate::models::translator::GeneratorArch;
+
+    #[test]
+    fn outputs_mirror_sub_folders_and_never_land_on_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        for sub in ["a", "b"] {
+            std::fs::create_dir_all(input.join(sub)).unwrap();
+            crate::imaging::save_image(&RgbImage::new(4, 4), &input.join(sub).join("x.png"))
+                .unwrap();
+        }
+        // A JPEG beside a PNG of the same stem.
+        crate::imaging::save_image(&RgbImage::new(4, 4), &input.join("a/x.jpg")).unwrap();
+        let out = dir.path().join("out");
+        let plan = plan_outputs(std::slice::from_ref(&input), &out).unwrap();
+        let mut dsts: Vec<PathBuf> = plan.iter().map(|(_, d)| d.clone()).collect();
+        dsts.sort();
+        assert_eq!(
+            dsts,
+            vec![
+                out.join("a/x-2.png"),
+                out.join("a/x.png"),
+                out.join("b/x.png")
+            ]
+        );
+
+        // Output equal to, or inside, the input folder: refused.
+        for bad in [input.clone(), input.join("a"), input.join("new")] {
+            let err = plan_outputs(std::slice::from_ref(&input), &bad).unwrap_err();
+            assert!(err.to_string().contains("inside the input folder"), "{err}");
+        }
+        // A file input whose result would replace it.
+        let file = input.join("a/x.png");
+        let err = plan_outputs(std::slice::from_ref(&file), &input.join("a")).unwrap_err();
+        assert!(err.to_string().contains("over the input"), "{err}");
+    }
 
     #[test]
     fn spans_cover_the_axis_with_partitioning_cores() {

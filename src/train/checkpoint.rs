@@ -1,8 +1,14 @@
 //! Checkpoints: `RUN/checkpoints/step-NNNNNNNN/` holding G, D, the EMA generator, both
-//! optimiser states (burnpack, which keeps parameter ids so Adam's moments reattach) and
-//! `state.json` (step, data position, RNG). A checkpoint is written into a hidden temporary
-//! folder and renamed into place, then `RUN/checkpoints/latest` is replaced atomically, so
-//! a kill at any moment leaves the previous checkpoint usable.
+//! optimiser states (burnpack, which keeps parameter ids so Adam's moments reattach),
+//! `state.json` (step, data position, RNG) and, written last, `manifest.json` (each file's
+//! size and CRC-32). A checkpoint is written into a hidden temporary folder and renamed into
+//! place, then `RUN/checkpoints/latest` is replaced atomically, so a kill at any moment
+//! leaves the previous checkpoint usable.
+//!
+//! Resuming never trusts `latest` alone: [`candidates`] lists every checkpoint, newest
+//! first, and the engine takes the newest one that verifies against its manifest and loads,
+//! warning about each one it passes over. Pruning never deletes the checkpoint just written
+//! nor anything newer than it (left from a resume that fell back past a damaged one).
 
 use std::fs;
 use std::io::Write;
@@ -108,7 +114,23 @@ fn module_bytes<M: Module>(m: &M, path: &Path) -> Result<Vec<u8>> {
     Ok(bytes.to_vec())
 }
 
-fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+const MANIFEST: &str = "manifest.json";
+
+/// Each file of a checkpoint with its length and CRC-32, to tell an intact checkpoint from a
+/// truncated or damaged one before loading it.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Manifest {
+    files: Vec<ManifestEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ManifestEntry {
+    name: String,
+    len: u64,
+    crc32: u32,
+}
+
+fn write_file(dir: &Path, name: &str, bytes: &[u8], manifest: &mut Manifest) -> Result<()> {
     let p = dir.join(name);
     // Durable before the folder is renamed into place.
     fs::File::create(&p)
@@ -116,7 +138,13 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
             f.write_all(bytes)?;
             f.sync_all()
         })
-        .map_err(|e| ckpt_err(&p, e))
+        .map_err(|e| ckpt_err(&p, e))?;
+    manifest.files.push(ManifestEntry {
+        name: name.to_string(),
+        len: bytes.len() as u64,
+        crc32: crc32fast::hash(bytes),
+    });
+    Ok(())
 }
 
 /// Write a checkpoint and point `latest` at it; keep the newest `keep` checkpoints.
@@ -138,56 +166,112 @@ pub fn save<G: Module, D: Module>(
     let tmp = root.join(format!(".{name}.tmp"));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp).map_err(|e| ckpt_err(&tmp, e))?;
-    write_file(&tmp, "g.bpk", &module_bytes(g, &tmp)?)?;
-    write_file(&tmp, "d.bpk", &module_bytes(d, &tmp)?)?;
-    write_file(&tmp, "ema.bpk", &module_bytes(ema, &tmp)?)?;
+    let mut manifest = Manifest::default();
+    let m = &mut manifest;
+    write_file(&tmp, "g.bpk", &module_bytes(g, &tmp)?, m)?;
+    write_file(&tmp, "d.bpk", &module_bytes(d, &tmp)?, m)?;
+    write_file(&tmp, "ema.bpk", &module_bytes(ema, &tmp)?, m)?;
     let og = opt_g
         .into_bytes()
         .map_err(|e| ckpt_err(&tmp, format!("{e:?}")))?;
-    write_file(&tmp, "opt_g.bpk", &og)?;
+    write_file(&tmp, "opt_g.bpk", &og, m)?;
     let od = opt_d
         .into_bytes()
         .map_err(|e| ckpt_err(&tmp, format!("{e:?}")))?;
-    write_file(&tmp, "opt_d.bpk", &od)?;
+    write_file(&tmp, "opt_d.bpk", &od, m)?;
     let json = serde_json::to_vec_pretty(state).expect("state serialises");
-    write_file(&tmp, "state.json", &json)?;
+    write_file(&tmp, "state.json", &json, m)?;
     if !recipe_state.is_empty() {
-        write_file(&tmp, RECIPE_STATE, &tensors_to_bytes(recipe_state, &tmp)?)?;
+        write_file(
+            &tmp,
+            RECIPE_STATE,
+            &tensors_to_bytes(recipe_state, &tmp)?,
+            m,
+        )?;
     }
+    let manifest_json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+    write_file(&tmp, MANIFEST, &manifest_json, &mut Manifest::default())?;
     if final_dir.exists() {
         fs::remove_dir_all(&final_dir).map_err(|e| ckpt_err(&final_dir, e))?;
     }
     fs::rename(&tmp, &final_dir).map_err(|e| ckpt_err(&final_dir, e))?;
     write_atomic(&root.join(LATEST), name.as_bytes())?;
-    prune(&root, keep.max(1));
+    prune(&root, keep.max(1), state.step);
     Ok(final_dir)
 }
 
-fn prune(root: &Path, keep: usize) {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(root)
+/// The step a checkpoint folder name stands for (`step-00001200` -> 1200).
+fn step_of(dir: &Path) -> Option<u64> {
+    dir.file_name()?
+        .to_str()?
+        .strip_prefix("step-")?
+        .parse()
+        .ok()
+}
+
+/// Every checkpoint folder of a run, newest first (not yet verified).
+pub fn candidates(run: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<(u64, PathBuf)> = fs::read_dir(checkpoints_dir(run))
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| {
-            p.is_dir()
-                && p.file_name()
-                    .map(|n| n.to_string_lossy().starts_with("step-"))
-                    .unwrap_or(false)
-        })
+        .filter(|p| p.is_dir())
+        .filter_map(|p| Some((step_of(&p)?, p)))
         .collect();
     dirs.sort();
-    while dirs.len() > keep {
-        let _ = fs::remove_dir_all(dirs.remove(0));
+    dirs.into_iter().rev().map(|(_, p)| p).collect()
+}
+
+/// Keep the newest `keep` checkpoints up to `current` (the one just written, which is always
+/// kept). Newer ones are left alone: they are from before a resume that fell back past them,
+/// and the run will overwrite them when it gets there.
+fn prune(root: &Path, keep: usize, current: u64) {
+    let run = root.parent().unwrap_or(root);
+    let older: Vec<PathBuf> = candidates(run)
+        .into_iter()
+        .filter(|p| step_of(p).is_some_and(|s| s <= current))
+        .collect();
+    for dir in older.into_iter().skip(keep.max(1)) {
+        let _ = fs::remove_dir_all(dir);
     }
 }
 
-/// The newest complete checkpoint of a run, if any.
-pub fn latest(run: &Path) -> Option<PathBuf> {
-    let root = checkpoints_dir(run);
-    let name = fs::read_to_string(root.join(LATEST)).ok()?;
-    let dir = root.join(name.trim());
-    dir.join("state.json").exists().then_some(dir)
+/// Check a checkpoint folder against its manifest: every file present, of its length, with
+/// its checksum. Folders from before manifests existed are checked for their files only.
+pub fn verify(dir: &Path) -> Result<()> {
+    let manifest: Manifest = match fs::read(dir.join(MANIFEST)) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| ckpt_err(&dir.join(MANIFEST), format!("unreadable manifest ({e})")))?,
+        Err(_) if !dir.join(MANIFEST).exists() && dir.join("state.json").exists() => {
+            for name in ["g.bpk", "d.bpk", "ema.bpk", "opt_g.bpk", "opt_d.bpk"] {
+                if fs::metadata(dir.join(name)).map(|m| m.len()).unwrap_or(0) == 0 {
+                    return Err(ckpt_err(&dir.join(name), "missing or empty"));
+                }
+            }
+            return Ok(());
+        }
+        Err(_) => {
+            return Err(ckpt_err(
+                dir,
+                "incomplete (no manifest.json: it was not finished writing)",
+            ));
+        }
+    };
+    for entry in &manifest.files {
+        let p = dir.join(&entry.name);
+        let bytes = fs::read(&p).map_err(|e| ckpt_err(&p, e))?;
+        if bytes.len() as u64 != entry.len {
+            return Err(ckpt_err(
+                &p,
+                format!("is {} bytes, {} were written", bytes.len(), entry.len),
+            ));
+        }
+        if crc32fast::hash(&bytes) != entry.crc32 {
+            return Err(ckpt_err(&p, "checksum mismatch: the file is damaged"));
+        }
+    }
+    Ok(())
 }
 
 fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
@@ -218,6 +302,7 @@ pub fn load<G: Module, D: Module>(
     opt_g: ModuleOptimizer,
     opt_d: ModuleOptimizer,
 ) -> Result<Loaded<G, D>> {
+    verify(dir)?;
     let state: TrainState = serde_json::from_slice(&read(dir, "state.json")?)
         .map_err(|e| ckpt_err(&dir.join("state.json"), e))?;
     let g = load_module(g, dir, "g.bpk")?;

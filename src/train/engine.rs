@@ -127,6 +127,10 @@ pub struct RunOptions {
     pub stop_after: Option<u64>,
     /// Measure FID every N steps and keep the best generator.
     pub fid: Option<super::fid_monitor::FidSettings>,
+    /// Run once the run has really started (a resume has found and loaded its checkpoint),
+    /// before the engine writes anything: the CLI records the run's settings here, so a
+    /// failed resume leaves `run.json` as it was.
+    pub on_start: Option<Box<dyn Fn() -> Result<()>>>,
 }
 
 fn scalar(t: Tensor<1>) -> f64 {
@@ -171,6 +175,64 @@ pub fn adam(betas: (f32, f32)) -> ModuleOptimizer {
         .init()
 }
 
+/// Load the newest checkpoint of `run` that verifies and fits, passing over damaged ones
+/// with a warning that names each. `None` only when the run has no checkpoint at all; when
+/// checkpoints exist but none loads, an error lists why, and nothing is changed.
+fn resume_newest_intact<R: GanRecipe>(
+    recipe: &R,
+    cfg: &TrainConfig,
+    run: &Path,
+    g0: &R::G,
+    d0: &R::D,
+    ema0: &R::G,
+) -> Result<Option<checkpoint::Loaded<R::G, R::D>>> {
+    let candidates = checkpoint::candidates(run);
+    if candidates.is_empty() {
+        tracing::warn!(
+            "no checkpoint in {} yet (the run stopped before its first one); starting from \
+             step 0",
+            run.display()
+        );
+        return Ok(None);
+    }
+    let mut failures = Vec::new();
+    for dir in candidates {
+        let loaded = checkpoint::load(
+            &dir,
+            g0.clone(),
+            d0.clone(),
+            ema0.clone(),
+            adam(cfg.betas_g),
+            adam(cfg.betas_d),
+        )
+        .and_then(|l| {
+            recipe.restore_state(l.recipe_state.clone())?;
+            Ok(l)
+        });
+        match loaded {
+            Ok(l) => {
+                tracing::info!("resuming from {} (step {})", dir.display(), l.state.step);
+                return Ok(Some(l));
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "skipping checkpoint {}: {e}; trying an older one",
+                    dir.display()
+                );
+                failures.push(e.to_string());
+            }
+        }
+    }
+    Err(AtelierError::Checkpoint {
+        path: checkpoint::checkpoints_dir(run),
+        reason: format!(
+            "no checkpoint could be loaded, so the run was not resumed and nothing was \
+             changed: {}",
+            failures.join("; ")
+        ),
+    })
+}
+
 /// Train `recipe`'s networks. `init` builds fresh networks on the training device;
 /// `stream_at(b)` builds the data stream starting at batch `b`.
 pub fn train<R, S>(
@@ -186,41 +248,40 @@ where
 {
     cfg.validate()?;
     let run = &opts.run_dir;
+
+    let (g0, d0) = init();
+    let ema0 = g0.clone();
+    let resumed = if opts.resume {
+        resume_newest_intact(recipe, cfg, run, &g0, &d0, &ema0)?
+    } else {
+        None
+    };
+    if let Some(start) = &opts.on_start {
+        start()?;
+    }
     std::fs::create_dir_all(run.join("samples")).map_err(|e| AtelierError::Write {
         path: run.clone(),
         reason: e.to_string(),
     })?;
-
-    let (g0, d0) = init();
-    let ema0 = g0.clone();
-    let (mut g, mut d, mut ema, mut opt_g, mut opt_d, mut state, mut last_ckpt) =
-        match opts.resume.then(|| checkpoint::latest(run)).flatten() {
-            Some(dir) => {
-                let l = checkpoint::load(&dir, g0, d0, ema0, adam(cfg.betas_g), adam(cfg.betas_d))?;
-                tracing::info!("resuming from {} (step {})", dir.display(), l.state.step);
-                recipe.restore_state(l.recipe_state)?;
-                (l.g, l.d, l.ema, l.opt_g, l.opt_d, l.state, Some(l.dir))
-            }
-            None => {
-                if opts.resume {
-                    tracing::warn!("no checkpoint in {}; starting from scratch", run.display());
-                }
-                let state = TrainState {
-                    step: 0,
-                    batch_position: 0,
-                    rng: SeededRng::derived(cfg.seed, &[3]).state(),
-                };
-                (
-                    g0,
-                    d0,
-                    ema0,
-                    adam(cfg.betas_g),
-                    adam(cfg.betas_d),
-                    state,
-                    None,
-                )
-            }
-        };
+    let (mut g, mut d, mut ema, mut opt_g, mut opt_d, mut state, mut last_ckpt) = match resumed {
+        Some(l) => (l.g, l.d, l.ema, l.opt_g, l.opt_d, l.state, Some(l.dir)),
+        None => {
+            let state = TrainState {
+                step: 0,
+                batch_position: 0,
+                rng: SeededRng::derived(cfg.seed, &[3]).state(),
+            };
+            (
+                g0,
+                d0,
+                ema0,
+                adam(cfg.betas_g),
+                adam(cfg.betas_d),
+                state,
+                None,
+            )
+        }
+    };
     // The EMA copy must not build autodiff graphs: an autodiff-free copy, made once.
     ema = ema.valid();
     let diverged =

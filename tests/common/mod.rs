@@ -90,3 +90,29 @@ pub fn f32_tensor(st: &safetensors::SafeTensors, name: &str) -> Vec<f32> {
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect()
 }
+
+/// `train gan` on `data` into `out` with a tiny network (width 8 unless `extra` gives a
+/// `--width`), plus `extra` flags.
+pub fn train_tiny(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let base = [
+        "train",
+        "gan",
+        "--data",
+        p(data),
+        "--out",
+        p(out),
+        "--size",
+        "32",
+        "--z-dim",
+        "16",
+        "--batch-size",
+        "4",
+        "--quiet",
+    ];
+    let width: &[&str] = if extra.contains(&"--width") {
+        &[]
+    } else {
+        &["--width", "8"]
+    };
+    atelier(&[&base[..], width, extra].concat())
+}
