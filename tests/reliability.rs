@@ -243,6 +243,19 @@ fn impossible_requests_are_refused_at_once() {
         p(&tmp.path().join("o.png")),
     ]);
     fails_with(&out, "--max-memory-gb must be a positive number");
+    // The decompression-bomb limit the error message advises is a real flag.
+    let out = atelier(&[
+        "--max-pixels",
+        "100",
+        "stylize",
+        p(&img),
+        "--style",
+        p(&img),
+        "-o",
+        p(&tmp.path().join("o.png")),
+    ]);
+    fails_with(&out, "over the limit of 100 pixels");
+    fails_with(&out, "--max-pixels");
 }
 
 #[test]
