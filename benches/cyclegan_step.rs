@@ -13,9 +13,9 @@ use common::arg_or;
 
 use atelier::data::translation::PairBatch;
 use atelier::models::patchgan::PatchDiscriminatorConfig;
+use atelier::models::translator::TranslatorMeta;
 use atelier::models::translator::{GeneratorArch, TranslatorConfig};
 use atelier::recipes::cyclegan::{CycleDiscriminators, CycleGenerators, CycleRecipe};
-use atelier::tasks::translate::TranslatorMeta;
 use atelier::util::rng::SeededRng;
 use burn::prelude::*;
 

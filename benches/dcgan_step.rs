@@ -11,7 +11,7 @@ use common::arg_or;
 
 use atelier::data::Batch;
 use atelier::losses::GanLoss;
-use atelier::models::{DNorm, DiscriminatorConfig, GeneratorConfig};
+use atelier::models::{DNorm, DcganDiscriminatorConfig, DcganGeneratorConfig};
 use atelier::recipes::dcgan::DcganRecipe;
 use atelier::util::rng::SeededRng;
 use burn::prelude::*;
@@ -22,9 +22,9 @@ fn main() {
     let size = 64;
     let device = Device::flex().autodiff();
     device.seed(0);
-    let g_config = GeneratorConfig::new(size);
+    let g_config = DcganGeneratorConfig::new(size);
     let g = g_config.init(&device);
-    let d = DiscriminatorConfig::new(size)
+    let d = DcganDiscriminatorConfig::new(size)
         .with_norm(DNorm::Spectral)
         .init(&device);
     let recipe = DcganRecipe {

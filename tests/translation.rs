@@ -323,7 +323,7 @@ fn seed_preset_trains_on_made_damage_pairs_and_side_by_side_pix2pix_runs() {
     ]));
     let settings: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
-    assert_eq!(settings["preset"], "seed");
+    assert_eq!(settings["preset"], "plain-mse");
     let out = tmp.path().join("out");
     let sheet = tmp.path().join("sheet.png");
     ok(&atelier(&[

@@ -11,7 +11,7 @@ use crate::data::{BatchLoader, FolderOptions, ImageFolder, LoaderConfig};
 use crate::device::{DeviceChoice, select};
 use crate::losses::GanLoss;
 use crate::metrics::features::{FeatureExtractor, locate_weights};
-use crate::models::{DNorm, DiscriminatorConfig, GeneratorConfig};
+use crate::models::{DNorm, DcganDiscriminatorConfig, DcganGeneratorConfig};
 use crate::recipes::dcgan::DcganRecipe;
 use crate::train::engine::RunOptions;
 use crate::train::fid_monitor::FidSettings;
@@ -23,7 +23,7 @@ pub enum TrainCommand {
     /// Train a GAN on a folder of images (sub-folders are classes with --conditional).
     Gan(GanArgs),
     /// Train an image-to-image translator: pix2pix (paired), CycleGAN (unpaired) or the
-    /// seed preset.
+    /// plain-mse preset.
     Translate(super::train_translate::TranslateTrainArgs),
 }
 
@@ -370,7 +370,7 @@ fn report(outcome: &TrainOutcome, run_dir: &Path) {
 /// anything is allocated. Class embeddings are left out: they are tiny next to the convs.
 fn check_gan_memory(args: &GanArgs) -> anyhow::Result<()> {
     use crate::models::budget::{TRAINING_COPIES, check_training, param_count};
-    let g = GeneratorConfig::new(args.size)
+    let g = DcganGeneratorConfig::new(args.size)
         .with_width(args.width)
         .with_z_dim(args.z_dim);
     g.validate()?;
@@ -378,7 +378,7 @@ fn check_gan_memory(args: &GanArgs) -> anyhow::Result<()> {
     let cpu = burn::prelude::Device::flex();
     let g_params = param_count(&g.init(&cpu));
     let d_params = param_count(
-        &DiscriminatorConfig::new(args.size)
+        &DcganDiscriminatorConfig::new(args.size)
             .with_width(args.width)
             .with_norm(args.d_norm)
             .init(&cpu),
@@ -435,12 +435,12 @@ pub fn train_gan(
     } else {
         0
     };
-    let g_config = GeneratorConfig::new(args.size)
+    let g_config = DcganGeneratorConfig::new(args.size)
         .with_width(args.width)
         .with_z_dim(args.z_dim)
         .with_n_classes(n_classes);
     g_config.validate()?;
-    let d_config = DiscriminatorConfig::new(args.size)
+    let d_config = DcganDiscriminatorConfig::new(args.size)
         .with_width(args.width)
         .with_n_classes(n_classes)
         .with_norm(args.d_norm);

@@ -16,10 +16,10 @@ use crate::device::{DeviceChoice, select};
 use crate::losses::GanLoss;
 use crate::models::patchgan::PatchDiscriminatorConfig;
 use crate::models::resnet_gen::Upsample;
+use crate::models::translator::TranslatorMeta;
 use crate::models::translator::{GeneratorArch, TranslatorConfig};
 use crate::recipes::cyclegan::{CycleDiscriminators, CycleGenerators, CycleRecipe};
 use crate::recipes::pix2pix::{PairedRecipe, PixelLoss};
-use crate::tasks::translate::TranslatorMeta;
 use crate::train::engine::RunOptions;
 use crate::train::{LrSchedule, TrainConfig, TrainOutcome, train};
 
@@ -39,8 +39,11 @@ pub enum Preset {
     Pix2pix,
     /// Two ResNet generators, two PatchGANs, LSGAN, cycle x10, identity x5, image pool.
     Cyclegan,
-    /// Our brief's scheme: plain conv generator, PatchGAN on B alone with BCE, MSE x100.
-    Seed,
+    /// Plain conv generator, PatchGAN on B alone with BCE, MSE x100 (for restoration-like
+    /// pairs). Was called `seed`; that name is still accepted.
+    #[value(alias = "seed")]
+    #[serde(alias = "seed")]
+    PlainMse,
 }
 
 fn parse_crop(s: &str) -> Result<u32, String> {
@@ -133,7 +136,7 @@ impl TranslateTrainArgs {
         let arch = self.arch.unwrap_or(match self.preset() {
             Preset::Pix2pix => GeneratorArch::Unet,
             Preset::Cyclegan => GeneratorArch::Resnet,
-            Preset::Seed => GeneratorArch::Plain,
+            Preset::PlainMse => GeneratorArch::Plain,
         });
         let blocks = self.blocks.unwrap_or(match arch {
             GeneratorArch::Plain => 3,
@@ -154,7 +157,7 @@ impl TranslateTrainArgs {
             batch_size: self.batch_size as usize,
             loss: match self.preset() {
                 Preset::Cyclegan => GanLoss::Lsgan,
-                Preset::Pix2pix | Preset::Seed => GanLoss::Ns,
+                Preset::Pix2pix | Preset::PlainMse => GanLoss::Ns,
             },
             lr_g: self.lr,
             lr_d: self.lr,
@@ -176,7 +179,7 @@ impl TranslateTrainArgs {
             (Mode::Paired, Preset::Cyclegan) => {
                 anyhow::bail!("--preset cyclegan trains on unpaired data: add --mode unpaired")
             }
-            (Mode::Unpaired, Preset::Pix2pix | Preset::Seed) => {
+            (Mode::Unpaired, Preset::Pix2pix | Preset::PlainMse) => {
                 anyhow::bail!("--preset {preset:?} needs paired data: use --mode paired")
             }
             _ => {}
@@ -295,7 +298,7 @@ pub fn train_translate(
                 val_pairs.iter().take(6).cloned().collect()
             };
             let task = match (preset, args.pairs) {
-                (Preset::Seed, _) => "seed preset A -> B".to_string(),
+                (Preset::PlainMse, _) => "plain-mse preset A -> B".to_string(),
                 (_, Some(m)) => format!("pix2pix {m:?} -> painting").to_lowercase(),
                 _ => "pix2pix A -> B".to_string(),
             };
@@ -307,7 +310,7 @@ pub fn train_translate(
                     size,
                 },
                 loss: cfg.loss,
-                pixel: if preset == Preset::Seed {
+                pixel: if preset == Preset::PlainMse {
                     PixelLoss::Mse
                 } else {
                     PixelLoss::L1

@@ -9,10 +9,10 @@ use image::RgbImage;
 use crate::data::loader::crop_and_flip;
 use crate::data::pair_makers::PairMaker;
 use crate::device::{DeviceChoice, select};
+use crate::imaging::grid::rows_sheet;
 use crate::imaging::{LoadOptions, load_rgb, save_image};
-use crate::tasks::translate::{
-    LoadedTranslator, Tiling, plan_outputs, rows_sheet, translate_image,
-};
+use crate::models::translator::LoadedTranslator;
+use crate::tasks::translate::{Tiling, plan_outputs, translate_image};
 use crate::util::rng::SeededRng;
 
 #[derive(Args, Debug)]

@@ -24,6 +24,13 @@ pub fn square_cols(n: usize) -> usize {
     ((n as f64).sqrt().ceil() as usize).max(1)
 }
 
+/// A sheet of rows of equally sized images (input, output, target ...), one row per line.
+pub fn rows_sheet(rows: &[Vec<RgbImage>]) -> RgbImage {
+    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(1);
+    let all: Vec<RgbImage> = rows.iter().flatten().cloned().collect();
+    make_grid(&all, cols, 2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,10 +124,7 @@ impl FeatureExtractor {
             && bytes.len() % row == 0
         {
             tracing::info!("using cached features {}", c.display());
-            return Ok(bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect());
+            return Ok(crate::weights::tensor_file::f32s_le(&bytes));
         }
         let features = self.folder_features(dir, limit)?;
         if let Some(c) = &cache {

@@ -50,14 +50,14 @@ pub fn check_inference(params: u64, what: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::GeneratorConfig;
+    use crate::models::DcganGeneratorConfig;
     use burn::prelude::Device;
 
     #[test]
     fn counting_a_huge_network_allocates_nothing() {
         // 100,000 channels: about 5e12 parameters, 20 TB. Counting must be instant.
         let t = std::time::Instant::now();
-        let g = GeneratorConfig::new(64)
+        let g = DcganGeneratorConfig::new(64)
             .with_width(100_000)
             .init(&Device::flex());
         let n = param_count(&g);

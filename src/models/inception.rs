@@ -17,6 +17,7 @@ use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 use serde::Deserialize;
 
 use crate::error::{AtelierError, Result};
+use crate::weights::tensor_file::view_to_f32;
 
 const BN_EPS: f32 = 1e-3;
 pub const FEATURE_DIM: usize = 2048;
@@ -115,11 +116,7 @@ impl InceptionFid {
                     format!("tensor '{name}' is {:?}, expected F32", view.dtype()),
                 ));
             }
-            Ok(view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect())
+            view_to_f32(&view).map_err(|d| bad(weights, format!("tensor '{name}' is {d:?}")))
         };
         let mut convs = HashMap::new();
         for (name, c) in &spec_v.convs {

@@ -11,4 +11,6 @@ pub mod translator;
 pub mod unet;
 pub mod vgg19;
 
-pub use dcgan::{DNorm, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
+pub use dcgan::{
+    DNorm, DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, DcganGeneratorConfig,
+};

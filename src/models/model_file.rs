@@ -12,6 +12,7 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use crate::error::{AtelierError, Result};
 use crate::util::atomic::write_atomic;
+use crate::weights::tensor_file::view_to_f32;
 
 const KIND_KEY: &str = "atelier.kind";
 const CONFIG_KEY: &str = "atelier.config";
@@ -139,6 +140,45 @@ pub fn check_param_count<M: Module>(
     Ok(())
 }
 
+fn bad_model(path: &Path, reason: String) -> AtelierError {
+    AtelierError::BadModel {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+/// Open a model file that must hold a `kind` network: its metadata and tensors, with a clear
+/// error for a missing file or one of another kind (`needs` says what does make one).
+pub fn open_model(
+    path: &Path,
+    kind: &str,
+    needs: &str,
+) -> Result<(ModelMeta, HashMap<String, TensorData>)> {
+    if !path.exists() {
+        return Err(bad_model(path, "no such file".into()));
+    }
+    let (meta, tensors) = read_model(path)?;
+    if meta.kind != kind {
+        return Err(bad_model(
+            path,
+            format!("holds a '{}', not a '{kind}'; {needs}", meta.kind),
+        ));
+    }
+    Ok((meta, tensors))
+}
+
+/// Load a file's tensors into `net` (built lazily from the file's settings), after checking
+/// that the settings describe as many parameters as the file holds.
+pub fn load_into<M: Module>(
+    net: M,
+    tensors: HashMap<String, TensorData>,
+    device: &Device,
+    path: &Path,
+) -> Result<M> {
+    check_param_count(&net, &tensors).map_err(|e| bad_model(path, e))?;
+    load_named_tensors(net, tensors, device).map_err(|e| bad_model(path, e))
+}
+
 /// Save `module` with `meta` as f16 safetensors, atomically.
 pub fn save_model<M: Module>(module: &M, meta: &ModelMeta, path: &Path) -> Result<()> {
     let named = named_tensors(module);
@@ -212,22 +252,8 @@ pub fn read_model(path: &Path) -> Result<(ModelMeta, HashMap<String, TensorData>
     let mut tensors = HashMap::new();
     for (name, view) in st.tensors() {
         let shape = view.shape().to_vec();
-        let data = view.data();
-        let values: Vec<f32> = match view.dtype() {
-            Dtype::F16 => data
-                .chunks_exact(2)
-                .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-            Dtype::F32 => data
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-            other => {
-                return Err(bad(format!(
-                    "tensor '{name}' has unsupported dtype {other:?}"
-                )));
-            }
-        };
+        let values = view_to_f32(&view)
+            .map_err(|other| bad(format!("tensor '{name}' has unsupported dtype {other:?}")))?;
         if let Some(bad_value) = values.iter().find(|v| !v.is_finite()) {
             return Err(bad(format!(
                 "tensor '{name}' holds {bad_value}: the weights are damaged (a diverged or \
@@ -242,12 +268,12 @@ pub fn read_model(path: &Path) -> Result<(ModelMeta, HashMap<String, TensorData>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::GeneratorConfig;
+    use crate::models::DcganGeneratorConfig;
 
     #[test]
     fn f16_round_trip_and_wrong_shape_is_reported() {
         let dev = Device::flex();
-        let cfg = GeneratorConfig::new(32).with_width(4).with_z_dim(8);
+        let cfg = DcganGeneratorConfig::new(32).with_width(4).with_z_dim(8);
         let g = cfg.init(&dev);
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("g.safetensors");
@@ -280,7 +306,7 @@ mod tests {
             .fold(0.0, f32::max);
         assert!(max < 2e-3, "f16 error {max}");
 
-        let wider = GeneratorConfig::new(32)
+        let wider = DcganGeneratorConfig::new(32)
             .with_width(8)
             .with_z_dim(8)
             .init(&dev);

@@ -3,11 +3,17 @@
 //! layout without skip connections). One type lets training, export and `atelier translate`
 //! treat them alike.
 
+use std::path::Path;
+
 use burn::prelude::*;
+use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
+use super::model_file::{ModelMeta, load_into, open_model, save_model};
 use super::resnet_gen::{ResnetGenerator, ResnetGeneratorConfig, Upsample};
 use super::unet::{UnetGenerator, UnetGeneratorConfig};
+use crate::error::{AtelierError, Result};
+use crate::imaging::tensor::{Range, image_to_tensor, tensor_to_images};
 use crate::nn::norm::NormContext;
 
 /// The model-file kind of a translation generator.
@@ -137,6 +143,81 @@ impl Translator {
     pub fn tiles_exactly(&self) -> bool {
         self.resnet.is_some()
     }
+}
+
+/// What a translator model file records besides its weights.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TranslatorMeta {
+    pub generator: TranslatorConfig,
+    /// What it does, e.g. "pix2pix edges -> painting" or "cyclegan A -> B".
+    pub task: String,
+    /// Training crop size.
+    pub size: usize,
+}
+
+/// Write a translator as a model file.
+pub fn save_translator(
+    g: &Translator,
+    meta: &TranslatorMeta,
+    command: &str,
+    path: &Path,
+) -> Result<()> {
+    save_model(
+        g,
+        &ModelMeta {
+            kind: TRANSLATOR_KIND.into(),
+            config_json: serde_json::to_string(meta).expect("config serialises"),
+            classes: vec![],
+            trained_with: Some(command.to_string()),
+        },
+        path,
+    )
+}
+
+pub struct LoadedTranslator {
+    pub net: Translator,
+    pub meta: TranslatorMeta,
+    pub trained_with: Option<String>,
+    pub device: Device,
+}
+
+impl LoadedTranslator {
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let (meta, tensors) = open_model(
+            path,
+            TRANSLATOR_KIND,
+            "translate needs a model trained by `atelier train translate`",
+        )?;
+        let bad = |e: String| AtelierError::BadModel {
+            path: path.to_path_buf(),
+            reason: format!("bad translator config: {e}"),
+        };
+        let tm: TranslatorMeta =
+            serde_json::from_str(&meta.config_json).map_err(|e| bad(e.to_string()))?;
+        tm.generator.validate().map_err(bad)?;
+        let net = load_into(tm.generator.init(device), tensors, device, path)?;
+        Ok(Self {
+            net,
+            meta: tm,
+            trained_with: meta.trained_with,
+            device: device.clone(),
+        })
+    }
+}
+
+/// Translate equally sized images in one batch (no tiling).
+pub fn translate_batch(net: &Translator, images: &[RgbImage], device: &Device) -> Vec<RgbImage> {
+    if images.is_empty() {
+        return vec![];
+    }
+    let x = Tensor::cat(
+        images
+            .iter()
+            .map(|i| image_to_tensor(i, Range::Signed, device))
+            .collect(),
+        0,
+    );
+    tensor_to_images(net.forward(x), Range::Signed)
 }
 
 #[cfg(test)]

@@ -16,11 +16,12 @@ use image::RgbImage;
 use super::image_pool::ImagePool;
 use crate::data::translation::PairBatch;
 use crate::error::Result;
+use crate::imaging::grid::rows_sheet;
 use crate::losses::adversarial::{GanLoss, d_loss, g_loss, mean_score};
 use crate::metrics::paired::mean_l1;
 use crate::models::patchgan::PatchDiscriminator;
 use crate::models::translator::Translator;
-use crate::tasks::translate::{TranslatorMeta, rows_sheet, save_translator, translate_batch};
+use crate::models::translator::{TranslatorMeta, save_translator, translate_batch};
 use crate::train::{GanRecipe, StepLosses};
 use crate::util::rng::SeededRng;
 

@@ -9,9 +9,8 @@ use crate::error::Result;
 use crate::losses::adversarial::{
     GanLoss, d_loss, g_loss, grad_norm_sq, gradient_penalty, mean_score, r1_penalty,
 };
-use crate::models::model_file::{ModelMeta, save_model};
-use crate::models::{Discriminator, Generator, GeneratorConfig};
-use crate::tasks::generate::{GENERATOR_KIND, sample_sheet, seeded_images};
+use crate::models::dcgan::{sample_sheet, save_generator, seeded_images};
+use crate::models::{DcganDiscriminator, DcganGenerator, DcganGeneratorConfig};
 use crate::train::{GanRecipe, StepLosses};
 use crate::util::rng::SeededRng;
 
@@ -19,7 +18,7 @@ use crate::util::rng::SeededRng;
 const PENALTY_EPS: f64 = 1e-3;
 
 pub struct DcganRecipe {
-    pub g_config: GeneratorConfig,
+    pub g_config: DcganGeneratorConfig,
     pub classes: Vec<String>,
     pub loss: GanLoss,
     pub r1_gamma: f64,
@@ -56,14 +55,14 @@ impl DcganRecipe {
 }
 
 impl GanRecipe for DcganRecipe {
-    type G = Generator;
-    type D = Discriminator;
+    type G = DcganGenerator;
+    type D = DcganDiscriminator;
     type Batch = Batch;
 
     fn d_step(
         &self,
-        g: &Generator,
-        d: &Discriminator,
+        g: &DcganGenerator,
+        d: &DcganDiscriminator,
         batch: &Batch,
         rng: &mut SeededRng,
     ) -> StepLosses {
@@ -104,8 +103,8 @@ impl GanRecipe for DcganRecipe {
 
     fn g_step(
         &self,
-        g: &Generator,
-        d: &Discriminator,
+        g: &DcganGenerator,
+        d: &DcganDiscriminator,
         batch: &Batch,
         rng: &mut SeededRng,
     ) -> StepLosses {
@@ -119,7 +118,7 @@ impl GanRecipe for DcganRecipe {
         }
     }
 
-    fn sample_sheet(&self, g: &Generator) -> Result<image::RgbImage> {
+    fn sample_sheet(&self, g: &DcganGenerator) -> Result<image::RgbImage> {
         let n_classes = self.g_config.n_classes;
         Ok(sample_sheet(
             g,
@@ -131,7 +130,7 @@ impl GanRecipe for DcganRecipe {
         ))
     }
 
-    fn fid_samples(&self, g: &Generator, n: usize, seed: u64) -> Result<Vec<image::RgbImage>> {
+    fn fid_samples(&self, g: &DcganGenerator, n: usize, seed: u64) -> Result<Vec<image::RgbImage>> {
         Ok(seeded_images(
             g,
             &self.g_config,
@@ -141,13 +140,7 @@ impl GanRecipe for DcganRecipe {
         ))
     }
 
-    fn export(&self, g: &Generator, path: &Path) -> Result<()> {
-        let meta = ModelMeta {
-            kind: GENERATOR_KIND.into(),
-            config_json: serde_json::to_string(&self.g_config).expect("config serialises"),
-            classes: self.classes.clone(),
-            trained_with: Some(self.command.clone()),
-        };
-        save_model(g, &meta, path)
+    fn export(&self, g: &DcganGenerator, path: &Path) -> Result<()> {
+        save_generator(g, &self.g_config, &self.classes, &self.command, path)
     }
 }

@@ -1,8 +1,8 @@
 //! Paired translation (pix2pix, Isola et al. 2017): G maps A to B; a PatchGAN judges
 //! (A, B) pairs; G's loss is adversarial plus λ·L1 to the true B (λ = 100).
 //!
-//! The same recipe runs the `seed` preset of our brief: a plain conv generator, a PatchGAN
-//! judging B alone with BCE, and G's loss = adversarial + λ·MSE to the style target.
+//! The same recipe runs the `plain-mse` preset: a plain conv generator, a PatchGAN judging
+//! B alone with BCE, and G's loss = adversarial + λ·MSE to the target.
 
 use std::path::Path;
 
@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::translation::PairBatch;
 use crate::error::Result;
+use crate::imaging::grid::rows_sheet;
 use crate::losses::adversarial::{GanLoss, d_loss, g_loss, mean_score};
 use crate::metrics::paired::mean_l1;
 use crate::models::patchgan::PatchDiscriminator;
 use crate::models::translator::Translator;
-use crate::tasks::translate::{TranslatorMeta, rows_sheet, save_translator, translate_batch};
+use crate::models::translator::{TranslatorMeta, save_translator, translate_batch};
 use crate::train::{GanRecipe, StepLosses};
 use crate::util::rng::SeededRng;
 
@@ -43,7 +44,7 @@ pub struct PairedRecipe {
     pub loss: GanLoss,
     pub pixel: PixelLoss,
     pub pixel_weight: f64,
-    /// D sees (A, B) concatenated (pix2pix) rather than B alone (the seed preset).
+    /// D sees (A, B) concatenated (pix2pix) rather than B alone (the plain-mse preset).
     pub conditional_d: bool,
     pub device: Device,
     /// Fixed pairs for the sample sheet.

@@ -12,101 +12,11 @@ use std::path::{Component, Path, PathBuf};
 
 use burn::prelude::*;
 use image::RgbImage;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{AtelierError, Result};
-use crate::imaging::grid::make_grid;
-use crate::imaging::tensor::{Range, image_to_tensor, tensor_to_images};
-use crate::models::model_file::{
-    ModelMeta, check_param_count, load_named_tensors, read_model, save_model,
-};
-use crate::models::translator::{TRANSLATOR_KIND, Translator, TranslatorConfig};
+use crate::imaging::tensor::{Range, image_to_tensor};
+use crate::models::translator::{Translator, translate_batch};
 use crate::nn::norm::{NormContext, StatsExchange};
-
-/// What a translator model file records besides its weights.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TranslatorMeta {
-    pub generator: TranslatorConfig,
-    /// What it does, e.g. "pix2pix edges -> painting" or "cyclegan A -> B".
-    pub task: String,
-    /// Training crop size.
-    pub size: usize,
-}
-
-/// Write a translator as a model file.
-pub fn save_translator(
-    g: &Translator,
-    meta: &TranslatorMeta,
-    command: &str,
-    path: &Path,
-) -> Result<()> {
-    save_model(
-        g,
-        &ModelMeta {
-            kind: TRANSLATOR_KIND.into(),
-            config_json: serde_json::to_string(meta).expect("config serialises"),
-            classes: vec![],
-            trained_with: Some(command.to_string()),
-        },
-        path,
-    )
-}
-
-pub struct LoadedTranslator {
-    pub net: Translator,
-    pub meta: TranslatorMeta,
-    pub trained_with: Option<String>,
-    pub device: Device,
-}
-
-impl LoadedTranslator {
-    pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let bad = |reason: String| AtelierError::BadModel {
-            path: path.to_path_buf(),
-            reason,
-        };
-        if !path.exists() {
-            return Err(bad("no such file".into()));
-        }
-        let (meta, tensors) = read_model(path)?;
-        if meta.kind != TRANSLATOR_KIND {
-            return Err(bad(format!(
-                "holds a '{}', not a '{TRANSLATOR_KIND}'; translate needs a model trained by \
-                 `atelier train translate`",
-                meta.kind
-            )));
-        }
-        let tm: TranslatorMeta = serde_json::from_str(&meta.config_json)
-            .map_err(|e| bad(format!("bad translator config: {e}")))?;
-        tm.generator
-            .validate()
-            .map_err(|e| bad(format!("bad translator config: {e}")))?;
-        let net = tm.generator.init(device);
-        check_param_count(&net, &tensors).map_err(bad)?;
-        let net = load_named_tensors(net, tensors, device).map_err(bad)?;
-        Ok(Self {
-            net,
-            meta: tm,
-            trained_with: meta.trained_with,
-            device: device.clone(),
-        })
-    }
-}
-
-/// Translate equally sized images in one batch (no tiling).
-pub fn translate_batch(net: &Translator, images: &[RgbImage], device: &Device) -> Vec<RgbImage> {
-    if images.is_empty() {
-        return vec![];
-    }
-    let x = Tensor::cat(
-        images
-            .iter()
-            .map(|i| image_to_tensor(i, Range::Signed, device))
-            .collect(),
-        0,
-    );
-    tensor_to_images(net.forward(x), Range::Signed)
-}
 
 /// Tiles for large images.
 #[derive(Clone, Copy, Debug)]
@@ -372,17 +282,10 @@ pub fn plan_outputs(inputs: &[PathBuf], out: &Path) -> Result<Vec<(PathBuf, Path
     Ok(plan)
 }
 
-/// A sheet of rows of equally sized images (input, output, target ...), one row per line.
-pub fn rows_sheet(rows: &[Vec<RgbImage>]) -> RgbImage {
-    let cols = rows.iter().map(|r| r.len()).max().unwrap_or(1);
-    let all: Vec<RgbImage> = rows.iter().flatten().cloned().collect();
-    make_grid(&all, cols, 2)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::translator::GeneratorArch;
+    use crate::models::translator::{GeneratorArch, TranslatorConfig};
 
     #[test]
     fn outputs_mirror_sub_folders_and_never_land_on_inputs() {

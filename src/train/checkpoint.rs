@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{AtelierError, Result};
 use crate::util::atomic::write_atomic;
 use crate::util::rng::RngState;
+use crate::weights::tensor_file::view_to_f32;
 
 const LATEST: &str = "latest";
 const RECIPE_STATE: &str = "recipe.safetensors";
@@ -58,14 +59,11 @@ fn tensors_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<(String, TensorDa
         .tensors()
         .into_iter()
         .map(|(name, view)| {
-            let v: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            (name, TensorData::new(v, view.shape().to_vec()))
+            let v = view_to_f32(&view)
+                .map_err(|d| ckpt_err(path, format!("tensor '{name}' is {d:?}, not a float")))?;
+            Ok((name, TensorData::new(v, view.shape().to_vec())))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }

@@ -32,6 +32,30 @@ fn f32s_from(bytes: &[u8], width: usize, convert: impl Fn(&[u8]) -> f32) -> Vec<
     bytes.chunks_exact(width).map(convert).collect()
 }
 
+/// Little-endian f32 bytes to values (safetensors' and our caches' byte order).
+pub fn f32s_le(bytes: &[u8]) -> Vec<f32> {
+    f32s_from(bytes, 4, |c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
+/// A safetensors tensor's values as f32, whichever float type stores them (F32, F16,
+/// BF16); the stored type back when it is not a float. The one decoder of safetensors
+/// values in the crate (model files, checkpoints, pretrained weights).
+pub fn view_to_f32(
+    view: &safetensors::tensor::TensorView<'_>,
+) -> std::result::Result<Vec<f32>, safetensors::Dtype> {
+    use safetensors::Dtype as D;
+    Ok(match view.dtype() {
+        D::F32 => f32s_le(view.data()),
+        D::F16 => f32s_from(view.data(), 2, |c| {
+            half::f16::from_le_bytes([c[0], c[1]]).to_f32()
+        }),
+        D::BF16 => f32s_from(view.data(), 2, |c| {
+            half::bf16::from_le_bytes([c[0], c[1]]).to_f32()
+        }),
+        other => return Err(other),
+    })
+}
+
 impl TensorFile {
     /// Open `path`, telling the format from its first bytes: a ZIP (`PK`) or pickle (0x80)
     /// start is a PyTorch file, anything else must be safetensors.
@@ -114,19 +138,7 @@ impl TensorFile {
                 let view = st
                     .tensor(name)
                     .map_err(|e| bad(&self.path, e.to_string()))?;
-                use safetensors::Dtype as D;
-                Ok(match view.dtype() {
-                    D::F32 => f32s_from(view.data(), 4, |c| {
-                        f32::from_le_bytes([c[0], c[1], c[2], c[3]])
-                    }),
-                    D::F16 => f32s_from(view.data(), 2, |c| {
-                        half::f16::from_le_bytes([c[0], c[1]]).to_f32()
-                    }),
-                    D::BF16 => f32s_from(view.data(), 2, |c| {
-                        half::bf16::from_le_bytes([c[0], c[1]]).to_f32()
-                    }),
-                    other => return Err(unsupported(&other)),
-                })
+                view_to_f32(&view).map_err(|other| unsupported(&other))
             }
             Format::Pytorch(reader) => {
                 let t = reader
