@@ -11,10 +11,11 @@ use std::time::Instant;
 
 use common::{arg, arg_or};
 
-use atelier::models::vgg19::Vgg19Config;
-use atelier::tasks::stylize::{
-    ImageObjective, LayerChoice, LossWeights, Targets, noise_image, style_targets,
+use atelier::losses::style_objective::{
+    ImageObjective, LayerChoice, LossWeights, Targets, style_targets,
 };
+use atelier::models::vgg19::Vgg19Config;
+use atelier::optim::image::noise_image;
 use atelier::weights::VGG19;
 use burn::prelude::*;
 

@@ -5,6 +5,7 @@
 pub mod color;
 pub mod grid;
 pub mod io;
+pub mod pyramid;
 pub mod tensor;
 
 pub use grid::make_grid;

@@ -42,6 +42,13 @@ pub fn push_chw(img: &RgbImage, range: Range, out: &mut Vec<f32>) {
     }
 }
 
+/// An image's pixels as CHW values in [0, 1] (what image optimisation works on).
+pub fn unit_chw(img: &RgbImage) -> Vec<f32> {
+    let mut v = Vec::with_capacity((3 * img.width() * img.height()) as usize);
+    push_chw(img, Range::Unit, &mut v);
+    v
+}
+
 /// An image from CHW values.
 pub fn image_from_chw(v: &[f32], w: u32, h: u32, range: Range) -> RgbImage {
     let plane = (w * h) as usize;

@@ -2,6 +2,7 @@
 //! image optimisation in style transfer and texture synthesis.
 
 pub mod adam;
+pub mod image;
 pub mod lbfgs;
 
 pub use adam::Adam;

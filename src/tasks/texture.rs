@@ -5,12 +5,14 @@
 use image::RgbImage;
 
 use crate::error::{AtelierError, Result};
+use crate::imaging::pyramid::style_view_dims;
 use crate::imaging::tensor::{Range, image_from_chw};
-use crate::models::vgg19::Vgg19;
-use crate::tasks::stylize::{
-    ImageObjective, LayerChoice, LossWeights, Observer, OptimizeOptions, Targets, check_memory,
-    check_style_memory, noise_image, optimize, style_targets, style_view_dims,
+use crate::losses::style_objective::{
+    ImageObjective, LayerChoice, LossWeights, Targets, check_memory, check_style_memory,
+    style_targets,
 };
+use crate::models::vgg19::Vgg19;
+use crate::optim::image::{Observer, OptimizeOptions, noise_image, optimize};
 
 #[derive(Clone, Debug)]
 pub struct TextureOptions {
