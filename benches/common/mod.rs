@@ -20,7 +20,7 @@ pub fn arg_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 #[allow(dead_code)]
 pub fn seconds_per_gan_step<R: atelier::train::GanRecipe>(
     recipe: &R,
-    g: R::G,
+    g: R::Net,
     d: R::D,
     batch: R::Batch,
     steps: usize,
@@ -28,7 +28,7 @@ pub fn seconds_per_gan_step<R: atelier::train::GanRecipe>(
 where
     R::Batch: Clone,
 {
-    use atelier::train::engine::{adam, gan_step};
+    use atelier::train::step::{adam, gan_step};
     let mut rng = atelier::util::rng::SeededRng::new(1);
     let (mut opt_g, mut opt_d) = (adam((0.5, 0.999)), adam((0.5, 0.999)));
     let (mut g, mut d) = (g, d);

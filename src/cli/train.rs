@@ -15,7 +15,7 @@ use crate::models::{DNorm, DcganDiscriminatorConfig, DcganGeneratorConfig};
 use crate::recipes::dcgan::DcganRecipe;
 use crate::train::engine::RunOptions;
 use crate::train::fid_monitor::FidSettings;
-use crate::train::{LrSchedule, TrainConfig, TrainOutcome, train};
+use crate::train::{GanStep, GanStepConfig, LrSchedule, RunConfig, TrainOutcome};
 use crate::util::atomic::write_atomic;
 
 #[derive(Subcommand, Debug)]
@@ -132,27 +132,24 @@ fn default_fid_samples() -> usize {
 const RUN_ARGS: &str = "run.json";
 
 impl GanArgs {
-    fn train_config(&self, steps: u64) -> TrainConfig {
-        self.run.apply(TrainConfig {
-            steps,
-            batch_size: self.batch_size as usize,
-            loss: self.loss,
+    fn run_config(&self, steps: u64) -> RunConfig {
+        let schedule = match self.lr_decay_start {
+            Some(start) => LrSchedule::LinearDecay { start },
+            None => LrSchedule::Constant,
+        };
+        self.run
+            .run_config(steps, self.batch_size as usize, schedule)
+    }
+
+    fn step_config(&self) -> GanStepConfig {
+        GanStepConfig {
             n_critic: self.n_critic,
             lr_g: self.lr_g,
             lr_d: self.lr_d,
             betas_g: self.betas_g,
             betas_d: self.betas_d,
-            r1_gamma: self.r1,
-            gp_weight: self.gp_weight,
-            penalty_dirs: self.penalty_dirs,
             ema_decay: self.ema,
-            lr_schedule: match self.lr_decay_start {
-                Some(start) => LrSchedule::LinearDecay { start },
-                None => LrSchedule::Constant,
-            },
-            sample_count: self.sample_count,
-            ..TrainConfig::default()
-        })
+        }
     }
 }
 
@@ -294,15 +291,17 @@ pub struct RunFlags {
 }
 
 impl RunFlags {
-    /// The engine settings these flags decide.
-    pub fn apply(&self, cfg: TrainConfig) -> TrainConfig {
-        TrainConfig {
+    /// The engine's settings: these flags plus the run length, batch size and schedule.
+    pub fn run_config(&self, steps: u64, batch_size: usize, lr_schedule: LrSchedule) -> RunConfig {
+        RunConfig {
+            steps,
+            batch_size,
+            lr_schedule,
             seed: self.seed,
             checkpoint_every: self.checkpoint_every,
             sample_every: self.sample_every,
             log_every: self.log_every,
             keep_checkpoints: self.keep_checkpoints,
-            ..cfg
         }
     }
 }
@@ -403,8 +402,11 @@ pub fn train_gan(
     stop_after: Option<u64>,
 ) -> anyhow::Result<crate::train::TrainOutcome> {
     let steps = args.run.steps.unwrap_or(10_000);
-    let cfg = args.train_config(steps);
+    let cfg = args.run_config(steps);
     cfg.validate()?;
+    let step_cfg = args.step_config();
+    step_cfg.validate()?;
+    DcganRecipe::check_penalties(args.r1, args.gp_weight, args.penalty_dirs)?;
     let on_start = prepare_run_dir(run_dir, args, steps, resume)?;
     check_gan_memory(args)?;
     let data = args.data.clone().context("--data is required")?;
@@ -496,13 +498,15 @@ pub fn train_gan(
         on_start: Some(on_start),
     };
     let seed = args.run.seed;
-    let outcome = train(
+    let outcome = crate::train::run(
         &recipe,
         &cfg,
+        serde_json::to_value(&step_cfg)?,
         &opts,
         || {
             train_device.seed(seed);
-            (g_config.init(&train_device), d_config.init(&train_device))
+            let (g, d) = (g_config.init(&train_device), d_config.init(&train_device));
+            GanStep::new(&recipe, step_cfg.clone(), g, d)
         },
         |start| Ok(BatchLoader::new(folder, loader_cfg, start)),
     )?;

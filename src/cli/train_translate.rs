@@ -21,7 +21,7 @@ use crate::models::translator::{GeneratorArch, TranslatorConfig};
 use crate::recipes::cyclegan::{CycleDiscriminators, CycleGenerators, CycleRecipe};
 use crate::recipes::pix2pix::{PairedRecipe, PixelLoss};
 use crate::train::engine::RunOptions;
-use crate::train::{LrSchedule, TrainConfig, TrainOutcome, train};
+use crate::train::{GanStep, GanStepConfig, LrSchedule, RunConfig, TrainOutcome, run};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -151,14 +151,17 @@ impl TranslateTrainArgs {
             .with_upsample(self.upsample)
     }
 
-    fn train_config(&self, steps: u64) -> TrainConfig {
-        self.run.apply(TrainConfig {
-            steps,
-            batch_size: self.batch_size as usize,
-            loss: match self.preset() {
-                Preset::Cyclegan => GanLoss::Lsgan,
-                Preset::Pix2pix | Preset::PlainMse => GanLoss::Ns,
-            },
+    fn run_config(&self, steps: u64) -> RunConfig {
+        let schedule = LrSchedule::LinearDecay {
+            start: self.lr_decay_start,
+        };
+        self.run
+            .run_config(steps, self.batch_size as usize, schedule)
+    }
+
+    fn step_config(&self) -> GanStepConfig {
+        GanStepConfig {
+            n_critic: 1,
             lr_g: self.lr,
             lr_d: self.lr,
             betas_g: self.betas,
@@ -166,11 +169,14 @@ impl TranslateTrainArgs {
             // Translation generators are used as trained (no weight average), as in
             // pix2pix and CycleGAN.
             ema_decay: 0.0,
-            lr_schedule: LrSchedule::LinearDecay {
-                start: self.lr_decay_start,
-            },
-            ..TrainConfig::default()
-        })
+        }
+    }
+
+    fn loss(&self) -> GanLoss {
+        match self.preset() {
+            Preset::Cyclegan => GanLoss::Lsgan,
+            Preset::Pix2pix | Preset::PlainMse => GanLoss::Ns,
+        }
     }
 
     fn check(&self) -> anyhow::Result<()> {
@@ -232,8 +238,10 @@ pub fn train_translate(
 ) -> anyhow::Result<TrainOutcome> {
     args.check()?;
     let steps = args.run.steps.unwrap_or(20_000);
-    let cfg = args.train_config(steps);
+    let cfg = args.run_config(steps);
     cfg.validate()?;
+    let step_cfg = args.step_config();
+    step_cfg.validate()?;
     let g_config = args.generator();
     let preset = args.preset();
     let crop = CropConfig::jittered(args.size);
@@ -309,7 +317,7 @@ pub fn train_translate(
                     task,
                     size,
                 },
-                loss: cfg.loss,
+                loss: args.loss(),
                 pixel: if preset == Preset::PlainMse {
                     PixelLoss::Mse
                 } else {
@@ -323,16 +331,16 @@ pub fn train_translate(
                 command: command_line(),
             };
             let d_in = if conditional { 6 } else { 3 };
-            train(
+            run(
                 &recipe,
                 &cfg,
+                serde_json::to_value(&step_cfg)?,
                 &opts,
                 || {
                     train_device.seed(seed);
-                    (
-                        g_config.init(&train_device),
-                        d_config(d_in).init(&train_device),
-                    )
+                    let g = g_config.init(&train_device);
+                    let d = d_config(d_in).init(&train_device);
+                    GanStep::new(&recipe, step_cfg.clone(), g, d)
                 },
                 |start| Ok(Stream::new(examples, bs, seed, workers, start)),
             )?
@@ -353,22 +361,22 @@ pub fn train_translate(
             );
             recipe.lambda_cycle = args.cycle_weight;
             recipe.lambda_identity = args.identity;
-            train(
+            run(
                 &recipe,
                 &cfg,
+                serde_json::to_value(&step_cfg)?,
                 &opts,
                 || {
                     train_device.seed(seed);
-                    (
-                        CycleGenerators {
-                            ab: g_config.init(&train_device),
-                            ba: g_config.init(&train_device),
-                        },
-                        CycleDiscriminators {
-                            a: d_config(3).init(&train_device),
-                            b: d_config(3).init(&train_device),
-                        },
-                    )
+                    let g = CycleGenerators {
+                        ab: g_config.init(&train_device),
+                        ba: g_config.init(&train_device),
+                    };
+                    let d = CycleDiscriminators {
+                        a: d_config(3).init(&train_device),
+                        b: d_config(3).init(&train_device),
+                    };
+                    GanStep::new(&recipe, step_cfg.clone(), g, d)
                 },
                 |start| Ok(Stream::new(examples, bs, seed, workers, start)),
             )?

@@ -22,7 +22,7 @@ use crate::metrics::paired::mean_l1;
 use crate::models::patchgan::PatchDiscriminator;
 use crate::models::translator::Translator;
 use crate::models::translator::{TranslatorMeta, save_translator, translate_batch};
-use crate::train::{GanRecipe, StepLosses};
+use crate::train::{GanRecipe, RunRecipe, StepLosses};
 use crate::util::rng::SeededRng;
 
 #[derive(Module, Debug)]
@@ -132,7 +132,6 @@ impl CycleRecipe {
 }
 
 impl GanRecipe for CycleRecipe {
-    type G = CycleGenerators;
     type D = CycleDiscriminators;
     type Batch = PairBatch;
 
@@ -207,6 +206,20 @@ impl GanRecipe for CycleRecipe {
                 (mean_score(self.loss, sa) + mean_score(self.loss, sb)).div_scalar(2.0),
             ),
         }
+    }
+}
+
+impl RunRecipe for CycleRecipe {
+    type Net = CycleGenerators;
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "translator": self.meta,
+            "loss": self.loss,
+            "lambda_cycle": self.lambda_cycle,
+            "lambda_identity": self.lambda_identity,
+            "pool": self.pools.borrow().0.capacity(),
+        })
     }
 
     fn sample_sheet(&self, g: &CycleGenerators) -> Result<RgbImage> {

@@ -5,13 +5,13 @@ use std::path::Path;
 use burn::prelude::*;
 
 use crate::data::Batch;
-use crate::error::Result;
+use crate::error::{AtelierError, Result};
 use crate::losses::adversarial::{
     GanLoss, d_loss, g_loss, grad_norm_sq, gradient_penalty, mean_score, r1_penalty,
 };
 use crate::models::dcgan::{sample_sheet, save_generator, seeded_images};
 use crate::models::{DcganDiscriminator, DcganGenerator, DcganGeneratorConfig};
-use crate::train::{GanRecipe, StepLosses};
+use crate::train::{GanRecipe, RunRecipe, StepLosses};
 use crate::util::rng::SeededRng;
 
 /// Step size of the finite-difference gradient-norm estimate, in [-1, 1] pixel units.
@@ -32,6 +32,21 @@ pub struct DcganRecipe {
 }
 
 impl DcganRecipe {
+    /// Refuse penalty settings that make no sense, before a run starts.
+    pub fn check_penalties(r1_gamma: f64, gp_weight: f64, penalty_dirs: usize) -> Result<()> {
+        if r1_gamma < 0.0 || gp_weight < 0.0 {
+            return Err(AtelierError::Config(
+                "penalty weights cannot be negative".into(),
+            ));
+        }
+        if penalty_dirs == 0 {
+            return Err(AtelierError::Config(
+                "--penalty-dirs must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn conditional(&self) -> bool {
         self.g_config.n_classes > 0
     }
@@ -55,7 +70,6 @@ impl DcganRecipe {
 }
 
 impl GanRecipe for DcganRecipe {
-    type G = DcganGenerator;
     type D = DcganDiscriminator;
     type Batch = Batch;
 
@@ -116,6 +130,22 @@ impl GanRecipe for DcganRecipe {
             real_score: None,
             fake_score: Some(mean_score(self.loss, sf)),
         }
+    }
+}
+
+impl RunRecipe for DcganRecipe {
+    type Net = DcganGenerator;
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "generator": self.g_config,
+            "classes": self.classes,
+            "loss": self.loss,
+            "r1_gamma": self.r1_gamma,
+            "gp_weight": self.gp_weight,
+            "penalty_dirs": self.penalty_dirs,
+            "sample_count": self.sample_count,
+        })
     }
 
     fn sample_sheet(&self, g: &DcganGenerator) -> Result<image::RgbImage> {

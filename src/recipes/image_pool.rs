@@ -20,6 +20,11 @@ impl ImagePool {
         }
     }
 
+    /// The most images the pool keeps.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub fn len(&self) -> usize {
         self.images.len()
     }

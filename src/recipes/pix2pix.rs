@@ -18,7 +18,7 @@ use crate::metrics::paired::mean_l1;
 use crate::models::patchgan::PatchDiscriminator;
 use crate::models::translator::Translator;
 use crate::models::translator::{TranslatorMeta, save_translator, translate_batch};
-use crate::train::{GanRecipe, StepLosses};
+use crate::train::{GanRecipe, RunRecipe, StepLosses};
 use crate::util::rng::SeededRng;
 
 /// The pixel term of the generator's loss.
@@ -86,7 +86,6 @@ impl PairedRecipe {
 }
 
 impl GanRecipe for PairedRecipe {
-    type G = Translator;
     type D = PatchDiscriminator;
     type Batch = PairBatch;
 
@@ -126,6 +125,20 @@ impl GanRecipe for PairedRecipe {
             real_score: None,
             fake_score: Some(mean_score(self.loss, sf)),
         }
+    }
+}
+
+impl RunRecipe for PairedRecipe {
+    type Net = Translator;
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "translator": self.meta,
+            "loss": self.loss,
+            "pixel": self.pixel,
+            "pixel_weight": self.pixel_weight,
+            "conditional_d": self.conditional_d,
+        })
     }
 
     fn sample_sheet(&self, g: &Translator) -> Result<RgbImage> {

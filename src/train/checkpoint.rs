@@ -1,5 +1,6 @@
-//! Checkpoints: `RUN/checkpoints/step-NNNNNNNN/` holding G, D, the EMA generator, both
-//! optimiser states (burnpack, which keeps parameter ids so Adam's moments reattach),
+//! Checkpoints: `RUN/checkpoints/step-NNNNNNNN/` holding the step strategy's named parts,
+//! each `NAME.bpk` (a GAN: `g`, `d`, `ema`, `opt_g`, `opt_d`; one network: `net`, `opt`;
+//! burnpack, which keeps parameter ids so Adam's moments reattach),
 //! `state.json` (step, data position, RNG) and, written last, `manifest.json` (each file's
 //! size and CRC-32). A checkpoint is written into a hidden temporary folder and renamed into
 //! place, then `RUN/checkpoints/latest` is replaced atomically, so a kill at any moment
@@ -77,17 +78,18 @@ pub struct TrainState {
     pub rng: RngState,
 }
 
-/// Everything a checkpoint holds, as loaded.
-pub struct Loaded<G, D> {
-    pub g: G,
-    pub d: D,
-    pub ema: G,
-    pub opt_g: ModuleOptimizer,
-    pub opt_d: ModuleOptimizer,
+/// A verified checkpoint, ready to give its parts to a step strategy.
+pub struct Loaded {
     pub state: TrainState,
-    /// The recipe's own state (see `GanRecipe::state`); empty when it keeps none.
+    /// The recipe's own state (see `RunRecipe::state`); empty when it keeps none.
     pub recipe_state: Vec<(String, TensorData)>,
     pub dir: PathBuf,
+}
+
+/// A checkpoint part: a module record or an optimiser state, stored as `NAME.bpk`.
+pub struct Part {
+    pub name: &'static str,
+    pub bytes: Vec<u8>,
 }
 
 fn ckpt_err(path: &Path, reason: impl std::fmt::Display) -> AtelierError {
@@ -99,6 +101,25 @@ fn ckpt_err(path: &Path, reason: impl std::fmt::Display) -> AtelierError {
 
 pub fn checkpoints_dir(run: &Path) -> PathBuf {
     run.join("checkpoints")
+}
+
+/// A module as a checkpoint part.
+pub fn module_part<M: Module>(name: &'static str, m: &M) -> Result<Part> {
+    Ok(Part {
+        name,
+        bytes: module_bytes(m, Path::new(name))?,
+    })
+}
+
+/// An optimiser's state as a checkpoint part.
+pub fn optimizer_part(name: &'static str, opt: &ModuleOptimizer) -> Result<Part> {
+    let bytes = opt
+        .into_bytes()
+        .map_err(|e| ckpt_err(Path::new(name), format!("{e:?}")))?;
+    Ok(Part {
+        name,
+        bytes: bytes.to_vec(),
+    })
 }
 
 fn module_bytes<M: Module>(m: &M, path: &Path) -> Result<Vec<u8>> {
@@ -145,15 +166,11 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8], manifest: &mut Manifest) -> 
     Ok(())
 }
 
-/// Write a checkpoint and point `latest` at it; keep the newest `keep` checkpoints.
-#[allow(clippy::too_many_arguments)]
-pub fn save<G: Module, D: Module>(
+/// Write a checkpoint of `parts` and point `latest` at it; keep the newest `keep`
+/// checkpoints.
+pub fn save(
     run: &Path,
-    g: &G,
-    d: &D,
-    ema: &G,
-    opt_g: &ModuleOptimizer,
-    opt_d: &ModuleOptimizer,
+    parts: &[Part],
     state: &TrainState,
     recipe_state: &[(String, TensorData)],
     keep: usize,
@@ -166,17 +183,9 @@ pub fn save<G: Module, D: Module>(
     fs::create_dir_all(&tmp).map_err(|e| ckpt_err(&tmp, e))?;
     let mut manifest = Manifest::default();
     let m = &mut manifest;
-    write_file(&tmp, "g.bpk", &module_bytes(g, &tmp)?, m)?;
-    write_file(&tmp, "d.bpk", &module_bytes(d, &tmp)?, m)?;
-    write_file(&tmp, "ema.bpk", &module_bytes(ema, &tmp)?, m)?;
-    let og = opt_g
-        .into_bytes()
-        .map_err(|e| ckpt_err(&tmp, format!("{e:?}")))?;
-    write_file(&tmp, "opt_g.bpk", &og, m)?;
-    let od = opt_d
-        .into_bytes()
-        .map_err(|e| ckpt_err(&tmp, format!("{e:?}")))?;
-    write_file(&tmp, "opt_d.bpk", &od, m)?;
+    for part in parts {
+        write_file(&tmp, &format!("{}.bpk", part.name), &part.bytes, m)?;
+    }
     let json = serde_json::to_vec_pretty(state).expect("state serialises");
     write_file(&tmp, "state.json", &json, m)?;
     if !recipe_state.is_empty() {
@@ -242,9 +251,13 @@ pub fn verify(dir: &Path) -> Result<()> {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map_err(|e| ckpt_err(&dir.join(MANIFEST), format!("unreadable manifest ({e})")))?,
         Err(_) if !dir.join(MANIFEST).exists() && dir.join("state.json").exists() => {
-            for name in ["g.bpk", "d.bpk", "ema.bpk", "opt_g.bpk", "opt_d.bpk"] {
-                if fs::metadata(dir.join(name)).map(|m| m.len()).unwrap_or(0) == 0 {
-                    return Err(ckpt_err(&dir.join(name), "missing or empty"));
+            // From before manifests: every part must at least be there and not empty.
+            for entry in fs::read_dir(dir).map_err(|e| ckpt_err(dir, e))?.flatten() {
+                let p = entry.path();
+                if p.extension().is_some_and(|e| e == "bpk")
+                    && fs::metadata(&p).map(|m| m.len()).unwrap_or(0) == 0
+                {
+                    return Err(ckpt_err(&p, "empty"));
                 }
             }
             return Ok(());
@@ -277,41 +290,39 @@ fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
     fs::read(&p).map_err(|e| ckpt_err(&p, e))
 }
 
-fn load_module<M: Module>(m: M, dir: &Path, name: &str) -> Result<M> {
-    let bytes = read(dir, name)?;
-    let rec = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| ckpt_err(&dir.join(name), e))?;
-    m.try_load_record(rec).map_err(|e| {
-        ckpt_err(
-            &dir.join(name),
-            format!(
-                "does not fit the network being trained ({e}); was it made with other settings?"
-            ),
-        )
-    })
+impl Loaded {
+    /// Load part `name` into a freshly built module.
+    pub fn module<M: Module>(&self, m: M, name: &str) -> Result<M> {
+        let file = format!("{name}.bpk");
+        let bytes = read(&self.dir, &file)?;
+        let rec = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+            .map_err(|e| ckpt_err(&self.dir.join(&file), e))?;
+        m.try_load_record(rec).map_err(|e| {
+            ckpt_err(
+                &self.dir.join(&file),
+                format!(
+                    "does not fit the network being trained ({e}); was it made with other \
+                     settings?"
+                ),
+            )
+        })
+    }
+
+    /// Load part `name` into a fresh optimiser.
+    pub fn optimizer(&self, opt: ModuleOptimizer, name: &str) -> Result<ModuleOptimizer> {
+        let file = format!("{name}.bpk");
+        opt.from_bytes(Bytes::from_bytes_vec(read(&self.dir, &file)?))
+            .map_err(|e| ckpt_err(&self.dir.join(&file), format!("{e:?}")))
+    }
 }
 
-/// Load the checkpoint in `dir` into freshly built networks and optimisers.
-pub fn load<G: Module, D: Module>(
-    dir: &Path,
-    g: G,
-    d: D,
-    ema: G,
-    opt_g: ModuleOptimizer,
-    opt_d: ModuleOptimizer,
-) -> Result<Loaded<G, D>> {
+/// Open the checkpoint in `dir` after verifying it: its state and the recipe's state; the
+/// parts are loaded by the step strategy through [`Loaded::module`] and
+/// [`Loaded::optimizer`].
+pub fn load(dir: &Path) -> Result<Loaded> {
     verify(dir)?;
     let state: TrainState = serde_json::from_slice(&read(dir, "state.json")?)
         .map_err(|e| ckpt_err(&dir.join("state.json"), e))?;
-    let g = load_module(g, dir, "g.bpk")?;
-    let d = load_module(d, dir, "d.bpk")?;
-    let ema = load_module(ema, dir, "ema.bpk")?;
-    let opt_g = opt_g
-        .from_bytes(Bytes::from_bytes_vec(read(dir, "opt_g.bpk")?))
-        .map_err(|e| ckpt_err(&dir.join("opt_g.bpk"), format!("{e:?}")))?;
-    let opt_d = opt_d
-        .from_bytes(Bytes::from_bytes_vec(read(dir, "opt_d.bpk")?))
-        .map_err(|e| ckpt_err(&dir.join("opt_d.bpk"), format!("{e:?}")))?;
     let recipe_state = if dir.join(RECIPE_STATE).exists() {
         tensors_from_bytes(&read(dir, RECIPE_STATE)?, &dir.join(RECIPE_STATE))?
     } else {
@@ -319,11 +330,6 @@ pub fn load<G: Module, D: Module>(
     };
     Ok(Loaded {
         recipe_state,
-        g,
-        d,
-        ema,
-        opt_g,
-        opt_d,
         state,
         dir: dir.to_path_buf(),
     })

@@ -1,9 +1,10 @@
-//! The one GAN training engine, shared by every GAN in Atelier.
+//! The one training engine, shared by every trainer in Atelier.
 //!
-//! A model family plugs in through [`GanRecipe`] (how to compute D's and G's losses from a
-//! batch); the engine owns everything else: alternating updates, Adam per network, EMA of
-//! G, learning-rate schedule, the divergence watchdog, checkpoints and exact resume, the
-//! run directory and progress reporting, FID during training.
+//! A model family plugs in through a recipe ([`RunRecipe`] plus [`GanRecipe`] or
+//! [`SingleRecipe`]); a step strategy ([`step::GanStep`], [`step::SingleStep`]) updates the
+//! networks; the run loop ([`engine::run`]) owns everything else: the learning-rate
+//! schedule, the divergence watchdog, checkpoints of named parts and exact resume, the run
+//! directory and progress reporting, FID during training.
 
 pub mod checkpoint;
 pub mod config;
@@ -11,7 +12,11 @@ pub mod ema;
 pub mod engine;
 pub mod eval_log;
 pub mod fid_monitor;
+pub mod recipe;
 pub mod run_log;
+pub mod step;
 
-pub use config::{LrSchedule, TrainConfig};
-pub use engine::{BatchStream, GanRecipe, StepLosses, TrainOutcome, train};
+pub use config::{GanStepConfig, LrSchedule, RunConfig, SingleStepConfig};
+pub use engine::{RunOptions, TrainOutcome, run};
+pub use recipe::{BatchStream, GanRecipe, RunRecipe, SingleRecipe, StepLosses};
+pub use step::{GanStep, SingleStep};

@@ -1,6 +1,7 @@
 //! The run directory's log: `metrics.jsonl` (one JSON object per logged step) and
 //! `loss.png`, a plot of the losses drawn with `plotters`.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,18 +12,15 @@ use serde::{Deserialize, Serialize};
 use crate::error::{AtelierError, Result};
 use crate::util::atomic::write_atomic;
 
+/// One logged step: the step strategy's losses, scores and learning rates by name (for a
+/// GAN: `d_loss`, `g_loss`, `d_real` (mean D(x), a probability for BCE losses), `d_fake`,
+/// `lr_g`, `lr_d`), flattened into the JSON object beside `step` and `images_per_sec`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct MetricRow {
     pub step: u64,
-    pub d_loss: f64,
-    pub g_loss: f64,
-    /// Mean D(x) on real images (a probability for BCE losses, a raw score otherwise).
-    pub d_real: f64,
-    /// Mean D(G(z)).
-    pub d_fake: f64,
+    #[serde(flatten)]
+    pub values: BTreeMap<String, f64>,
     pub images_per_sec: f64,
-    pub lr_g: f64,
-    pub lr_d: f64,
 }
 
 pub struct RunLog {
@@ -66,20 +64,39 @@ impl RunLog {
         Ok(())
     }
 
-    /// Draw D and G losses against the step into `out` (PNG, written atomically).
+    /// Draw every loss (the values named `*loss`) against the step into `out` (PNG,
+    /// written atomically); a GAN's D loss is red and G loss blue.
     pub fn plot(&self, out: &Path) -> Result<()> {
-        let series = |f: fn(&MetricRow) -> f64| -> Vec<(u64, f64)> {
-            self.rows.iter().map(|r| (r.step, f(r))).collect()
-        };
-        plot_series(
-            out,
-            "GAN losses",
-            "loss",
-            &[
-                ("D loss", series(|r| r.d_loss), RED),
-                ("G loss", series(|r| r.g_loss), BLUE),
-            ],
-        )
+        const COLOURS: [RGBColor; 4] = [RED, BLUE, GREEN, MAGENTA];
+        let mut names: Vec<&String> = self
+            .rows
+            .iter()
+            .flat_map(|r| r.values.keys())
+            .filter(|k| k.ends_with("loss"))
+            .collect();
+        names.sort();
+        names.dedup();
+        let labels: Vec<String> = names
+            .iter()
+            .map(|k| match k.strip_suffix("_loss") {
+                Some(who) => format!("{} loss", who.to_uppercase()),
+                None => k.to_string(),
+            })
+            .collect();
+        let series: Vec<Series> = names
+            .iter()
+            .zip(&labels)
+            .enumerate()
+            .map(|(i, (k, label))| {
+                let points = self
+                    .rows
+                    .iter()
+                    .filter_map(|r| r.values.get(*k).map(|v| (r.step, *v)))
+                    .collect();
+                (label.as_str(), points, COLOURS[i % COLOURS.len()])
+            })
+            .collect();
+        plot_series(out, "losses", "loss", &series)
     }
 }
 
@@ -182,15 +199,18 @@ mod tests {
     use super::*;
 
     fn row(step: u64) -> MetricRow {
+        let values = [
+            ("d_loss", 1.0 / (step as f64 + 1.0)),
+            ("g_loss", 0.5),
+            ("d_real", 0.6),
+            ("d_fake", 0.4),
+            ("lr_g", 1e-4),
+            ("lr_d", 1e-4),
+        ];
         MetricRow {
             step,
-            d_loss: 1.0 / (step as f64 + 1.0),
-            g_loss: 0.5,
-            d_real: 0.6,
-            d_fake: 0.4,
+            values: values.iter().map(|&(k, v)| (k.to_string(), v)).collect(),
             images_per_sec: 10.0,
-            lr_g: 1e-4,
-            lr_d: 1e-4,
         }
     }
 
