@@ -5,7 +5,9 @@
 
 pub mod adversarial;
 pub mod perceptual;
+pub mod pixel;
 pub mod style_objective;
 
 pub use adversarial::{GanLoss, d_loss, g_loss};
 pub use perceptual::{content_loss, gram_matrix, style_loss, tv_loss, tv_loss_with};
+pub use pixel::PixelLoss;

@@ -85,6 +85,13 @@ impl PatchDiscriminatorConfig {
 }
 
 impl PatchDiscriminator {
+    /// One score per patch, all images' patches in one vector (what the GAN losses take).
+    pub fn flat_scores(&self, x: Tensor<4>) -> Tensor<1> {
+        let s = self.forward(x);
+        let n: usize = s.dims().iter().product();
+        s.reshape([n])
+    }
+
     /// Scores [N, 1, H', W'] for images [N, C, H, W].
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let last = self.convs.len() - 1;

@@ -17,6 +17,7 @@ use super::image_pool::ImagePool;
 use crate::data::translation::PairBatch;
 use crate::error::Result;
 use crate::imaging::grid::rows_sheet;
+use crate::losses::PixelLoss;
 use crate::losses::adversarial::{GanLoss, d_loss, g_loss, mean_score};
 use crate::metrics::paired::mean_l1;
 use crate::models::patchgan::PatchDiscriminator;
@@ -49,10 +50,6 @@ pub struct CycleTerms {
     pub identity: Tensor<1>,
 }
 
-fn l1(x: Tensor<4>, y: Tensor<4>) -> Tensor<1> {
-    (x - y).abs().mean()
-}
-
 /// Fakes, cycle loss and identity loss of the generator pair (`ab`, `ba`) on real `a`, `b`.
 pub fn cycle_terms(
     ab: impl Fn(Tensor<4>) -> Tensor<4>,
@@ -62,6 +59,7 @@ pub fn cycle_terms(
 ) -> CycleTerms {
     let fake_b = ab(a.clone());
     let fake_a = ba(b.clone());
+    let l1 = |x, y| PixelLoss::L1.of(x, y);
     let cycle = l1(ba(fake_b.clone()), a.clone()) + l1(ab(fake_a.clone()), b.clone());
     let identity = l1(ab(b.clone()), b) + l1(ba(a.clone()), a);
     CycleTerms {
@@ -70,12 +68,6 @@ pub fn cycle_terms(
         cycle,
         identity,
     }
-}
-
-fn patch_scores(d: &PatchDiscriminator, x: Tensor<4>) -> Tensor<1> {
-    let s = d.forward(x);
-    let n: usize = s.dims().iter().product();
-    s.reshape([n])
 }
 
 pub struct CycleRecipe {
@@ -157,8 +149,8 @@ impl GanRecipe for CycleRecipe {
         let mut pools = self.pools.borrow_mut();
         let fake_a = pools.0.query(fake_a, rng);
         let fake_b = pools.1.query(fake_b, rng);
-        let (ra, fa) = (patch_scores(&d.a, a), patch_scores(&d.a, fake_a));
-        let (rb, fb) = (patch_scores(&d.b, b), patch_scores(&d.b, fake_b));
+        let (ra, fa) = (d.a.flat_scores(a), d.a.flat_scores(fake_a));
+        let (rb, fb) = (d.b.flat_scores(b), d.b.flat_scores(fake_b));
         let loss =
             d_loss(self.loss, ra.clone(), fa.clone()) + d_loss(self.loss, rb.clone(), fb.clone());
         StepLosses {
@@ -182,8 +174,8 @@ impl GanRecipe for CycleRecipe {
         let (a, b) = (batch.a(&self.device), batch.b(&self.device));
         let t = cycle_terms(|x| g.ab.forward(x), |x| g.ba.forward(x), a, b);
         let (sa, sb) = (
-            patch_scores(&d.a, t.fake_a.clone()),
-            patch_scores(&d.b, t.fake_b.clone()),
+            d.a.flat_scores(t.fake_a.clone()),
+            d.b.flat_scores(t.fake_b.clone()),
         );
         // Our LSGAN generator loss is ½E[(s-1)²]; CycleGAN's is E[(s-1)²], relative to
         // which its λ were tuned.

@@ -8,11 +8,11 @@ use std::path::Path;
 
 use burn::prelude::*;
 use image::RgbImage;
-use serde::{Deserialize, Serialize};
 
 use crate::data::translation::PairBatch;
 use crate::error::Result;
 use crate::imaging::grid::rows_sheet;
+pub use crate::losses::PixelLoss;
 use crate::losses::adversarial::{GanLoss, d_loss, g_loss, mean_score};
 use crate::metrics::paired::mean_l1;
 use crate::models::patchgan::PatchDiscriminator;
@@ -20,24 +20,6 @@ use crate::models::translator::Translator;
 use crate::models::translator::{TranslatorMeta, save_translator, translate_batch};
 use crate::train::{GanRecipe, RunRecipe, StepLosses};
 use crate::util::rng::SeededRng;
-
-/// The pixel term of the generator's loss.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum PixelLoss {
-    L1,
-    Mse,
-}
-
-impl PixelLoss {
-    pub fn of(self, output: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
-        let d = output - target;
-        match self {
-            PixelLoss::L1 => d.abs().mean(),
-            PixelLoss::Mse => d.powf_scalar(2.0).mean(),
-        }
-    }
-}
 
 pub struct PairedRecipe {
     pub meta: TranslatorMeta,
@@ -54,20 +36,12 @@ pub struct PairedRecipe {
     pub command: String,
 }
 
-/// Patch scores flattened to one score per patch.
-fn scores(d: &PatchDiscriminator, x: Tensor<4>) -> Tensor<1> {
-    let n: usize = x.dims()[0];
-    let s = d.forward(x);
-    let [_, _, h, w] = s.dims();
-    s.reshape([n * h * w])
-}
-
 impl PairedRecipe {
     fn judge(&self, d: &PatchDiscriminator, a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
         if self.conditional_d {
-            scores(d, Tensor::cat(vec![a, b], 1))
+            d.flat_scores(Tensor::cat(vec![a, b], 1))
         } else {
-            scores(d, b)
+            d.flat_scores(b)
         }
     }
 
