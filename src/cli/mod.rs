@@ -2,6 +2,7 @@
 
 pub mod eval;
 pub mod generate;
+pub mod run_flags;
 pub mod stylize;
 pub mod texture;
 pub mod train;

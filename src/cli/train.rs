@@ -6,6 +6,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
 
+use super::run_flags::{
+    RunArgs, RunFlags, command_line, parse_betas, prepare_run_dir, report, resolve,
+};
 use crate::data::loader::default_workers;
 use crate::data::{BatchLoader, FolderOptions, ImageFolder, LoaderConfig};
 use crate::device::{DeviceChoice, select};
@@ -15,8 +18,7 @@ use crate::models::{DNorm, DcganDiscriminatorConfig, DcganGeneratorConfig};
 use crate::recipes::dcgan::DcganRecipe;
 use crate::train::engine::RunOptions;
 use crate::train::fid_monitor::FidSettings;
-use crate::train::{GanStep, GanStepConfig, LrSchedule, RunConfig, TrainOutcome};
-use crate::util::atomic::write_atomic;
+use crate::train::{GanStep, GanStepConfig, LrSchedule, RunConfig};
 
 #[derive(Subcommand, Debug)]
 pub enum TrainCommand {
@@ -25,17 +27,6 @@ pub enum TrainCommand {
     /// Train an image-to-image translator: pix2pix (paired), CycleGAN (unpaired) or the
     /// plain-mse preset.
     Translate(super::train_translate::TranslateTrainArgs),
-}
-
-pub(crate) fn parse_betas(s: &str) -> Result<(f32, f32), String> {
-    let parts: Vec<&str> = s.split(',').collect();
-    let bad = || format!("expected two numbers like 0.5,0.999, got '{s}'");
-    if parts.len() != 2 {
-        return Err(bad());
-    }
-    let b1 = parts[0].trim().parse::<f32>().map_err(|_| bad())?;
-    let b2 = parts[1].trim().parse::<f32>().map_err(|_| bad())?;
-    Ok((b1, b2))
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
@@ -129,8 +120,6 @@ fn default_fid_samples() -> usize {
     1000
 }
 
-const RUN_ARGS: &str = "run.json";
-
 impl GanArgs {
     fn run_config(&self, steps: u64) -> RunConfig {
         let schedule = match self.lr_decay_start {
@@ -149,187 +138,6 @@ impl GanArgs {
             betas_g: self.betas_g,
             betas_d: self.betas_d,
             ema_decay: self.ema,
-        }
-    }
-}
-
-/// A run's saved settings (`run.json`), for --resume.
-pub(crate) fn saved_args<T: serde::de::DeserializeOwned>(run: &Path) -> anyhow::Result<T> {
-    let p = run.join(RUN_ARGS);
-    let text = std::fs::read_to_string(&p)
-        .with_context(|| format!("--resume {}: cannot read {}", run.display(), p.display()))?;
-    serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not the settings file of this kind of run",
-            p.display()
-        )
-    })
-}
-
-/// Whether `dir` holds an Atelier training run (its settings or its checkpoints).
-fn is_run_dir(dir: &Path) -> bool {
-    dir.join(RUN_ARGS).is_file() || dir.join("checkpoints").is_dir()
-}
-
-/// Check the run directory before any work and return what records the run's settings
-/// (the total steps made explicit, no --resume) once training has really started.
-///
-/// A new run never lands on an old one by accident: a non-empty `--out` is refused unless
-/// `--overwrite` is given, and even then only a directory that holds a run is emptied (a
-/// folder of other files is never deleted). `--resume` needs a directory that exists.
-pub(crate) fn prepare_run_dir<T: RunArgs + Clone + 'static>(
-    run_dir: &Path,
-    args: &T,
-    steps: u64,
-    resume: bool,
-) -> anyhow::Result<Box<dyn Fn() -> crate::Result<()>>> {
-    let overwrite = args.clone().run_flags().overwrite;
-    if resume {
-        anyhow::ensure!(
-            run_dir.is_dir(),
-            "--resume {}: no such run directory",
-            run_dir.display()
-        );
-    } else if let Ok(mut entries) = std::fs::read_dir(run_dir) {
-        let used = entries.next().is_some();
-        if used && !overwrite {
-            anyhow::bail!(
-                "{} is not empty{}; continue that run with --resume {0}, start it again \
-                 with --overwrite (deletes what is in it), or choose a new --out",
-                run_dir.display(),
-                if is_run_dir(run_dir) {
-                    " (it holds a training run)"
-                } else {
-                    ""
-                }
-            );
-        }
-        if used && !is_run_dir(run_dir) {
-            anyhow::bail!(
-                "{} holds files that are not an Atelier training run; --overwrite only \
-                 replaces runs. Choose a new or empty --out",
-                run_dir.display()
-            );
-        }
-    } else if run_dir.exists() {
-        anyhow::bail!("--out {} is not a directory", run_dir.display());
-    }
-    let mut saved = args.clone();
-    let flags = saved.run_flags();
-    flags.steps = Some(steps);
-    flags.resume = None;
-    flags.overwrite = false;
-    let dir = run_dir.to_path_buf();
-    let clear = overwrite && !resume;
-    Ok(Box::new(move || {
-        let err = |e: std::io::Error| crate::AtelierError::Write {
-            path: dir.clone(),
-            reason: e.to_string(),
-        };
-        if clear && dir.exists() {
-            // Only reached for a directory that holds a run, and only once the new run
-            // has got as far as starting: the old run goes when the new one really begins.
-            for entry in std::fs::read_dir(&dir).map_err(err)? {
-                let p = entry.map_err(err)?.path();
-                let is_dir = std::fs::symlink_metadata(&p).map_err(err)?.is_dir();
-                if is_dir {
-                    std::fs::remove_dir_all(&p).map_err(err)?;
-                } else {
-                    std::fs::remove_file(&p).map_err(err)?;
-                }
-            }
-        }
-        std::fs::create_dir_all(&dir).map_err(err)?;
-        let json = serde_json::to_vec_pretty(&saved).expect("settings serialise");
-        write_atomic(&dir.join(RUN_ARGS), &json)
-    }))
-}
-
-/// The command as typed, without the program's install path: recorded in model files.
-pub(crate) fn command_line() -> String {
-    std::iter::once("atelier".to_string())
-        .chain(std::env::args().skip(1))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Flags every training run shares: where it lives, how long it runs, how often it saves
-/// and reports.
-#[derive(Args, Debug, Clone, Serialize, Deserialize)]
-pub struct RunFlags {
-    /// Run directory (config, metrics, samples, checkpoints, the trained model).
-    #[arg(long, required_unless_present = "resume")]
-    pub out: Option<PathBuf>,
-    /// Continue the run in this directory from its newest intact checkpoint, with its
-    /// settings.
-    #[arg(long, conflicts_with = "overwrite")]
-    pub resume: Option<PathBuf>,
-    /// Start a new run in a --out that already holds one, deleting the old run (its
-    /// checkpoints, samples and model) once the new one starts.
-    #[arg(long)]
-    #[serde(default)]
-    pub overwrite: bool,
-    /// Generator steps to train for (on --resume: the new total, default the saved one).
-    #[arg(long)]
-    pub steps: Option<u64>,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    #[arg(long, default_value_t = 1000)]
-    pub checkpoint_every: u64,
-    #[arg(long, default_value_t = 500)]
-    pub sample_every: u64,
-    #[arg(long, default_value_t = 10)]
-    pub log_every: u64,
-    #[arg(long, default_value_t = 2)]
-    pub keep_checkpoints: usize,
-    /// Image-decoding threads (default: half the cores, at most 4).
-    #[arg(long)]
-    pub workers: Option<usize>,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
-}
-
-impl RunFlags {
-    /// The engine's settings: these flags plus the run length, batch size and schedule.
-    pub fn run_config(&self, steps: u64, batch_size: usize, lr_schedule: LrSchedule) -> RunConfig {
-        RunConfig {
-            steps,
-            batch_size,
-            lr_schedule,
-            seed: self.seed,
-            checkpoint_every: self.checkpoint_every,
-            sample_every: self.sample_every,
-            log_every: self.log_every,
-            keep_checkpoints: self.keep_checkpoints,
-        }
-    }
-}
-
-/// Run settings that can be resumed.
-pub(crate) trait RunArgs: Serialize + serde::de::DeserializeOwned {
-    fn run_flags(&mut self) -> &mut RunFlags;
-}
-
-/// The settings to run with, the run directory and whether to resume: on --resume, the
-/// run's saved settings with a new --steps if one was given.
-pub(crate) fn resolve<T: RunArgs>(mut args: T) -> anyhow::Result<(T, PathBuf, bool)> {
-    let given = args.run_flags().clone();
-    match given.resume.clone() {
-        Some(run) => {
-            let mut saved: T = saved_args(&run)?;
-            let flags = saved.run_flags();
-            if given.steps.is_some() {
-                flags.steps = given.steps;
-            }
-            flags.quiet = given.quiet;
-            flags.resume = None;
-            flags.out = Some(run.clone());
-            Ok((saved, run, true))
-        }
-        None => {
-            let out = given.out.context("--out is required")?;
-            Ok((args, out, false))
         }
     }
 }
@@ -354,15 +162,6 @@ pub fn run(cmd: TrainCommand, device: DeviceChoice) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn report(outcome: &TrainOutcome, run_dir: &Path) {
-    println!(
-        "trained to step {}; model: {}; samples: {}",
-        outcome.final_step,
-        outcome.model_file.display(),
-        run_dir.join("samples.png").display()
-    );
 }
 
 /// Refuse settings whose networks or activations cannot fit, before the data is scanned or

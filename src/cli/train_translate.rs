@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::train::{RunArgs, RunFlags, command_line, parse_betas, prepare_run_dir};
+use super::run_flags::{RunArgs, RunFlags, command_line, parse_betas, prepare_run_dir};
 use crate::data::loader::{Stream, default_workers};
 use crate::data::pair_makers::PairMaker;
 use crate::data::translation::{

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod eval_log;
 pub mod fid_monitor;
 pub mod recipe;
+pub mod run_dir;
 pub mod run_log;
 pub mod step;
 
