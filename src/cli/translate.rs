@@ -4,16 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use image::RgbImage;
 
-use crate::data::loader::crop_and_flip;
 use crate::data::pair_makers::PairMaker;
 use crate::device::{DeviceChoice, select};
 use crate::imaging::grid::rows_sheet;
-use crate::imaging::{LoadOptions, load_rgb, save_image};
+use crate::imaging::save_image;
 use crate::models::translator::LoadedTranslator;
-use crate::tasks::translate::{Tiling, plan_outputs, translate_image};
-use crate::util::rng::SeededRng;
+use crate::tasks::translate::{FileOptions, Tiling, plan_outputs, translate_files};
 
 #[derive(Args, Debug)]
 pub struct TranslateArgs {
@@ -47,13 +44,6 @@ pub struct TranslateArgs {
     pub seed: u64,
 }
 
-/// A centre square of `img`, resized to `side`.
-fn thumb(img: &RgbImage, side: u32) -> RgbImage {
-    crop_and_flip(&[img], side, side, false, false, &mut SeededRng::new(0))
-        .pop()
-        .expect("one image in, one out")
-}
-
 pub fn run(args: TranslateArgs, device: DeviceChoice) -> anyhow::Result<()> {
     let device = select(device)?;
     let model = LoadedTranslator::load(&args.model, &device).context("loading the translator")?;
@@ -71,25 +61,14 @@ pub fn run(args: TranslateArgs, device: DeviceChoice) -> anyhow::Result<()> {
     );
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("creating {}", args.output.display()))?;
-    let mut rows = vec![];
     let bar = crate::util::progress::bar(files.len() as u64);
-    for (k, (f, dst)) in files.iter().enumerate() {
-        let original = load_rgb(f, &LoadOptions::default())?;
-        let img = match args.degrade {
-            Some(m) => m.make(&original, &mut SeededRng::derived(args.seed, &[k as u64])),
-            None => original.clone(),
-        };
-        let out = translate_image(&model.net, &img, tiling, &device);
-        save_image(&out, dst)?;
-        if args.sheet.is_some() {
-            let mut row = vec![thumb(&img, 256), thumb(&out, 256)];
-            if args.degrade.is_some() {
-                row.push(thumb(&original, 256));
-            }
-            rows.push(row);
-        }
-        bar.inc(1);
-    }
+    let opts = FileOptions {
+        tiling,
+        degrade: args.degrade,
+        seed: args.seed,
+        sheet: args.sheet.is_some(),
+    };
+    let rows = translate_files(&model.net, &files, &opts, &device, || bar.inc(1))?;
     bar.finish_and_clear();
     if let Some(sheet) = &args.sheet {
         save_image(&rows_sheet(&rows), sheet)?;

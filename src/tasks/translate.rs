@@ -13,10 +13,14 @@ use std::path::{Component, Path, PathBuf};
 use burn::prelude::*;
 use image::RgbImage;
 
+use crate::data::loader::crop_and_flip;
+use crate::data::pair_makers::PairMaker;
 use crate::error::{AtelierError, Result};
 use crate::imaging::tensor::{Range, image_to_tensor};
+use crate::imaging::{LoadOptions, load_rgb, save_image};
 use crate::models::translator::{Translator, translate_batch};
 use crate::nn::norm::{NormContext, StatsExchange};
+use crate::util::rng::SeededRng;
 
 /// Tiles for large images.
 #[derive(Clone, Copy, Debug)]
@@ -197,6 +201,56 @@ pub fn translate_image(
         }
     }
     crate::imaging::tensor::image_from_chw(&acc, w as u32, h as u32, Range::Signed)
+}
+
+/// What [`translate_files`] does with each image besides translating it.
+#[derive(Clone, Debug)]
+pub struct FileOptions {
+    pub tiling: Tiling,
+    /// First turn each input into what the model restores (`translate --degrade`).
+    pub degrade: Option<PairMaker>,
+    /// Seed of the degradation (image `k` gets stream `k`).
+    pub seed: u64,
+    /// Collect before/after sheet rows (256 px squares).
+    pub sheet: bool,
+}
+
+/// A centre square of `img`, resized to `side`.
+fn thumb(img: &RgbImage, side: u32) -> RgbImage {
+    crop_and_flip(&[img], side, side, false, false, &mut SeededRng::new(0))
+        .pop()
+        .expect("one image in, one out")
+}
+
+/// Translate each planned `(input, output)` file (see [`plan_outputs`]) and write the
+/// result; `done` is called after each. Returns the sheet rows (input | output, plus the
+/// original when degrading) when `opts.sheet`.
+pub fn translate_files(
+    net: &Translator,
+    plan: &[(PathBuf, PathBuf)],
+    opts: &FileOptions,
+    device: &Device,
+    mut done: impl FnMut(),
+) -> Result<Vec<Vec<RgbImage>>> {
+    let mut rows = vec![];
+    for (k, (src, dst)) in plan.iter().enumerate() {
+        let original = load_rgb(src, &LoadOptions::default())?;
+        let img = match opts.degrade {
+            Some(m) => m.make(&original, &mut SeededRng::derived(opts.seed, &[k as u64])),
+            None => original.clone(),
+        };
+        let out = translate_image(net, &img, opts.tiling, device);
+        save_image(&out, dst)?;
+        if opts.sheet {
+            let mut row = vec![thumb(&img, 256), thumb(&out, 256)];
+            if opts.degrade.is_some() {
+                row.push(thumb(&original, 256));
+            }
+            rows.push(row);
+        }
+        done();
+    }
+    Ok(rows)
 }
 
 /// `p` made absolute with symlinks resolved, also when it (or its tail) does not exist yet:
