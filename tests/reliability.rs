@@ -9,11 +9,12 @@ use std::process::{Command, Output};
 
 use common::{atelier, fails_with, ok, p, train_tiny};
 
-/// Run the binary with warnings shown (the shared helper keeps logs to errors).
-fn atelier_warn(args: &[&str]) -> Output {
+/// Run the binary with its warnings and progress notes shown (the shared helper keeps
+/// logs to errors).
+fn atelier_logged(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_atelier"))
         .args(args)
-        .env("ATELIER_LOG", "atelier=warn")
+        .env("ATELIER_LOG", "atelier=info")
         .env(
             "ATELIER_CACHE",
             std::env::temp_dir().join(format!("atelier-tests-{}", std::process::id())),
@@ -63,7 +64,7 @@ fn checkpoint_names(run: &Path) -> Vec<String> {
 }
 
 fn resume(run: &Path, steps: &str) -> Output {
-    atelier_warn(&[
+    atelier_logged(&[
         "train",
         "gan",
         "--resume",
@@ -117,39 +118,50 @@ fn training_runs_are_never_destroyed() {
     );
     assert!(photos.join("keep.txt").exists());
 
-    // `latest` deleted: resume finds step 4 by scanning and keeps the others.
+    // `latest` deleted: resume finds step 4 by scanning (it says so: a run started over
+    // with the same seed would log the same steps) and keeps the others.
     std::fs::remove_file(run.join("checkpoints/latest")).unwrap();
-    ok(&resume(&run, "5"));
+    let text = ok(&resume(&run, "5"));
+    assert!(text.contains("step-00000004 (step 4)"), "{text}");
     assert_eq!(steps_logged(&run), [1, 2, 3, 4, 5]);
     assert_eq!(
         checkpoint_names(&run),
         ["step-00000003", "step-00000004", "step-00000005"]
     );
 
-    // `latest` garbage: the same.
-    std::fs::write(run.join("checkpoints/latest"), b"\x00garbage/../..").unwrap();
-    ok(&resume(&run, "6"));
-    assert_eq!(steps_logged(&run), [1, 2, 3, 4, 5, 6]);
+    // `latest` garbage, empty, or naming a checkpoint that is not there: the same.
+    for (latest, steps, from) in [
+        (&b"\x00garbage/../.."[..], "6", "step-00000005 (step 5)"),
+        (b"", "7", "step-00000006 (step 6)"),
+        (b"step-00000099", "8", "step-00000007 (step 7)"),
+    ] {
+        std::fs::write(run.join("checkpoints/latest"), latest).unwrap();
+        let text = ok(&resume(&run, steps));
+        assert!(text.contains(from), "{text}");
+    }
+    assert_eq!(steps_logged(&run), [1, 2, 3, 4, 5, 6, 7, 8]);
 
     // `latest` names a truncated checkpoint: it is passed over with a warning naming it, the
-    // run continues from the newest intact one (5), and nothing older is pruned away.
-    let g = run.join("checkpoints/step-00000006/g.bpk");
+    // run continues from the newest intact one (7), and nothing older is pruned away.
+    let g = run.join("checkpoints/step-00000008/g.bpk");
     let bytes = std::fs::read(&g).unwrap();
     std::fs::write(&g, &bytes[..bytes.len() / 2]).unwrap();
-    let out = resume(&run, "6");
-    let text = ok(&out);
-    assert!(text.contains("step-00000006"), "{text}");
-    assert_eq!(steps_logged(&run), [1, 2, 3, 4, 5, 6]);
+    let text = ok(&resume(&run, "8"));
+    assert!(text.contains("skipping checkpoint"), "{text}");
+    assert!(text.contains("step-00000008"), "{text}");
+    assert!(text.contains("step-00000007 (step 7)"), "{text}");
+    assert_eq!(steps_logged(&run), [1, 2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(
         checkpoint_names(&run),
-        ["step-00000004", "step-00000005", "step-00000006"]
+        ["step-00000006", "step-00000007", "step-00000008"]
     );
-    // The damaged step 6 was trained again and replaced by an intact one.
+    // The damaged step 8 was trained again and replaced by an intact one.
     assert_eq!(
         std::fs::read(run.join("checkpoints/latest")).unwrap(),
-        b"step-00000006"
+        b"step-00000008"
     );
-    ok(&resume(&run, "6"));
+    let text = ok(&resume(&run, "8"));
+    assert!(text.contains("step-00000008 (step 8)"), "{text}");
 
     // Every checkpoint damaged: the resume fails, and neither run.json nor the model changes.
     let settings = std::fs::read(run.join("run.json")).unwrap();
@@ -209,7 +221,7 @@ fn impossible_requests_are_refused_at_once() {
         "lower --width or --batch-size",
     );
     // Translation: too deep a PatchGAN for the crop is named, with what is needed.
-    for layers in ["4", "5", "9", "20"] {
+    for layers in ["4", "5", "6", "9", "20"] {
         let out = atelier(&[
             "train",
             "translate",
@@ -493,6 +505,53 @@ fn outputs_through_symlinks_keep_the_link() {
     );
 }
 
+#[test]
+fn outputs_are_checked_before_the_work_and_stdout_carries_only_the_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let nowhere = file.join("out.png");
+    // The inputs do not exist either: the output is refused first, before anything is read.
+    for args in [
+        vec![
+            "stylize",
+            "missing.jpg",
+            "--style",
+            "missing.jpg",
+            "-o",
+            p(&nowhere),
+        ],
+        vec!["texture", "--exemplar", "missing.jpg", "-o", p(&nowhere)],
+        vec![
+            "interpolate",
+            "--model",
+            "missing.safetensors",
+            "-o",
+            p(&nowhere),
+        ],
+        vec![
+            "generate",
+            "--model",
+            "missing.safetensors",
+            "--grid",
+            p(&nowhere),
+        ],
+    ] {
+        fails_with(&atelier(&args), "cannot write");
+    }
+    // A grid to /dev/stdout is exactly one PNG: the status line goes to stderr.
+    let out = atelier(&["generate", "--n", "2", "--grid", "/dev/stdout"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.starts_with(b"\x89PNG"));
+    assert!(
+        out.stdout.ends_with(b"IEND\xaeB`\x82"),
+        "trailing bytes after the PNG"
+    );
+    assert!(stderr(&out).contains("wrote 2 images"));
+    let grid = image::load_from_memory(&out.stdout).unwrap();
+    assert_eq!(grid.width(), 2 * 64 + 3 * 2);
+}
+
 /// Malformed files of every kind a user might hand us, made at test time.
 fn malformed_corpus(dir: &Path) -> Vec<PathBuf> {
     let png = {
@@ -625,6 +684,26 @@ fn malformed_files_never_crash_any_command() {
                 "--fake",
                 p(&corpus),
             ],
+            vec![
+                "eval",
+                "kid",
+                "--inception",
+                f,
+                "--real",
+                p(&corpus),
+                "--fake",
+                p(&corpus),
+            ],
+            vec![
+                "eval",
+                "fid",
+                "--model",
+                f,
+                "--n",
+                "2",
+                "--real",
+                p(&corpus),
+            ],
         ];
         for c in commands {
             no_crash(&atelier(&c), &c.join(" "));
@@ -655,7 +734,7 @@ fn malformed_files_never_crash_any_command() {
         ]),
         "train translate on the corpus",
     );
-    assert_eq!(runs, files.len() * 9);
+    assert_eq!(runs, files.len() * 11);
     // Pairs by name: every malformed file against a good image of the same name.
     let twins = tmp.path().join("twins");
     std::fs::create_dir_all(&twins).unwrap();
@@ -666,4 +745,19 @@ fn malformed_files_never_crash_any_command() {
         &atelier(&["eval", "pair", "--ref", p(&corpus), "--out", p(&twins)]),
         "eval pair on the corpus",
     );
+    for (content, style, stylized) in [(&corpus, &twins, &twins), (&twins, &twins, &corpus)] {
+        no_crash(
+            &atelier(&[
+                "eval",
+                "style",
+                "--content",
+                p(content),
+                "--style",
+                p(style),
+                "--stylized",
+                p(stylized),
+            ]),
+            "eval style on the corpus",
+        );
+    }
 }

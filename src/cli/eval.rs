@@ -103,7 +103,7 @@ pub struct DistArgs {
 /// Print one result object as JSON or as a two-column table.
 fn report(result: &serde_json::Value, json: bool) {
     if json {
-        println!("{result}");
+        super::output(format_args!("{result}"));
         return;
     }
     if let Some(obj) = result.as_object() {
@@ -115,7 +115,7 @@ fn report(result: &serde_json::Value, json: bool) {
                     .map(str::to_owned)
                     .unwrap_or_else(|| v.to_string()),
             };
-            println!("{k:<18} {shown}");
+            super::output(format_args!("{k:<18} {shown}"));
         }
     }
 }

@@ -85,13 +85,21 @@ pub fn run_generate(a: GenerateArgs, device: DeviceChoice) -> anyhow::Result<()>
             square_cols(images.len())
         };
         save_image(&make_grid(&images, cols, 2), grid)?;
-        println!("wrote {} images to {}", images.len(), grid.display());
+        super::status(format_args!(
+            "wrote {} images to {}",
+            images.len(),
+            grid.display()
+        ));
     }
     if let Some(dir) = &a.out_dir {
         for (i, img) in images.iter().enumerate() {
             save_image(img, &dir.join(format!("{i:05}.png")))?;
         }
-        println!("wrote {} images to {}", images.len(), dir.display());
+        super::status(format_args!(
+            "wrote {} images to {}",
+            images.len(),
+            dir.display()
+        ));
     }
     Ok(())
 }
@@ -101,6 +109,10 @@ pub fn run_interpolate(a: InterpolateArgs, device: DeviceChoice) -> anyhow::Resu
     let (generator, class) = load(a.model, a.class.as_deref(), device)?;
     let frames = generator.interpolate(a.frames as usize, class, a.seed);
     save_image(&make_grid(&frames, frames.len(), 2), &a.output)?;
-    println!("wrote {} frames to {}", frames.len(), a.output.display());
+    super::status(format_args!(
+        "wrote {} frames to {}",
+        frames.len(),
+        a.output.display()
+    ));
     Ok(())
 }

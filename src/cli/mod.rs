@@ -55,6 +55,20 @@ pub enum Command {
     Eval(eval::EvalCommand),
 }
 
+/// A status line ("wrote ...") for the person at the terminal. It goes to stderr, so that a
+/// result written to `/dev/stdout` stays exactly the file; a closed stream is not an error.
+pub(crate) fn status(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// A line of results (eval's table or JSON) on stdout; a reader that closed the pipe
+/// (`| head`) ends the output, not the program with a panic.
+pub(crate) fn output(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 pub fn init_logging(verbose: u8) {
     // Other crates (the GPU runtime especially) are only heard from on errors unless -vv.
     let (level, others) = match verbose {

@@ -131,10 +131,10 @@ pub(crate) fn prepare_run_dir<T: RunArgs + Clone>(
 }
 
 pub(crate) fn report(outcome: &TrainOutcome, run_dir: &Path) {
-    println!(
+    super::status(format_args!(
         "trained to step {}; model: {}; samples: {}",
         outcome.final_step,
         outcome.model_file.display(),
         run_dir.join("samples.png").display()
-    );
+    ));
 }

@@ -259,6 +259,6 @@ pub fn run(a: StylizeArgs, device: DeviceChoice) -> anyhow::Result<()> {
     let out = stylize(&vgg, &layers, &content, &styles, &opts, &mut observe)?;
     bar.finish();
     save_image(&out, &a.output)?;
-    println!("wrote {}", a.output.display());
+    super::status(format_args!("wrote {}", a.output.display()));
     Ok(())
 }

@@ -74,7 +74,7 @@ pub fn run(a: TextureArgs, device: DeviceChoice) -> anyhow::Result<()> {
     let out = synthesize(&vgg, &layers, &exemplar, &opts, &mut observe)?;
     bar.finish();
     save_image(&out, &a.output)?;
-    println!("wrote {}", a.output.display());
+    super::status(format_args!("wrote {}", a.output.display()));
     Ok(())
 }
 

@@ -73,12 +73,12 @@ pub fn run(args: TranslateArgs, device: DeviceChoice) -> anyhow::Result<()> {
     if let Some(sheet) = &args.sheet {
         save_image(&rows_sheet(&rows), sheet)?;
     }
-    println!(
+    super::status(format_args!(
         "translated {} image(s) with {} ({}) into {}",
         files.len(),
         args.model.display(),
         model.meta.task,
         args.output.display()
-    );
+    ));
     Ok(())
 }

@@ -228,6 +228,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn divergence_advice_names_only_flags_the_command_has() {
+        let diverged = || crate::optim::lbfgs::check_finite(f64::NAN, &[0.0]).unwrap_err();
+        // What texture shows: no content, no --init.
+        let texture = diverged().to_string();
+        assert!(texture.contains("--style-weight"), "{texture}");
+        assert!(!texture.contains("--init"), "{texture}");
+        assert!(!texture.contains("content"), "{texture}");
+        let from_noise = stylize_hint(diverged(), Init::Random).to_string();
+        assert!(from_noise.contains("--init content"), "{from_noise}");
+        let from_photo = stylize_hint(diverged(), Init::Content).to_string();
+        assert!(!from_photo.contains("--init"), "{from_photo}");
+        assert!(from_photo.contains("--content-weight"), "{from_photo}");
+    }
+
+    #[test]
     fn default_layers_follow_the_loaded_network() {
         let dir = tempfile::tempdir().unwrap();
         let names = |ls: &[VggLayer]| ls.iter().map(|l| l.to_string()).collect::<Vec<_>>();
