@@ -184,9 +184,11 @@ fn check_gan_memory(args: &GanArgs) -> anyhow::Result<()> {
     // The EMA generator is one more copy of G.
     let ema = u64::from(args.ema > 0.0);
     let params = g_params * (TRAINING_COPIES + ema) + d_params * TRAINING_COPIES;
-    // A step runs G twice and D on real and fake images (more with the penalties).
+    // A step runs G twice and D on real and fake images, plus two D passes per direction
+    // of the finite-difference penalties (R1, WGAN-GP).
     let per_image = crate::models::dcgan::activation_floats(args.width, args.size);
-    let passes = 5 + 2 * args.penalty_dirs as u64 * u64::from(args.r1 > 0.0);
+    let penalised = args.r1 > 0.0 || (args.loss == GanLoss::WganGp && args.gp_weight > 0.0);
+    let passes = 5 + 2 * args.penalty_dirs as u64 * u64::from(penalised);
     let activations = u64::from(args.batch_size) * passes * per_image;
     check_training(params, activations, "lower --width or --batch-size")?;
     Ok(())

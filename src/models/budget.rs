@@ -37,16 +37,6 @@ pub fn check_training(param_copies: u64, activations: u64, advice: &str) -> Resu
     check_memory("training these networks", need, None, advice)
 }
 
-/// Refuse loading a network of `params` parameters that would not fit in memory.
-pub fn check_inference(params: u64, what: &str) -> Result<()> {
-    check_memory(
-        what,
-        params.saturating_mul(BYTES_PER_FLOAT),
-        None,
-        "the file's settings describe a network larger than this machine can hold",
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,7 +122,7 @@ pub fn load_named_tensors<M: Module>(
 /// Refuse, before any weight is allocated, a file whose metadata describes a network of
 /// another size than its tensors hold (crafted or mismatched settings), so that settings
 /// claiming a huge network cannot make the loader allocate it. `net` is lazily initialised.
-pub fn check_param_count<M: Module>(
+fn check_param_count<M: Module>(
     net: &M,
     tensors: &HashMap<String, TensorData>,
 ) -> std::result::Result<(), String> {

@@ -318,12 +318,14 @@ pub fn plan_outputs(inputs: &[PathBuf], out: &Path) -> Result<Vec<(PathBuf, Path
         let base = out.join(rel.with_extension(""));
         let mut dst = base.with_extension("png");
         let mut k = 2;
-        while !taken.insert(real_path(&dst)) {
+        let mut real = real_path(&dst);
+        while taken.contains(&real) {
             let stem = base.file_name().unwrap_or_default().to_string_lossy();
             dst = base.with_file_name(format!("{stem}-{k}.png"));
+            real = real_path(&dst);
             k += 1;
         }
-        if input_files.contains(&real_path(&dst)) {
+        if input_files.contains(&real) {
             return Err(AtelierError::Config(format!(
                 "the result for {} would be written over the input {}; choose another \
                  output folder",
@@ -331,6 +333,7 @@ pub fn plan_outputs(inputs: &[PathBuf], out: &Path) -> Result<Vec<(PathBuf, Path
                 dst.display()
             )));
         }
+        taken.insert(real);
         plan.push((src, dst));
     }
     Ok(plan)

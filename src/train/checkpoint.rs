@@ -11,6 +11,7 @@
 //! warning about each one it passes over. Pruning never deletes the checkpoint just written
 //! nor anything newer than it (left from a resume that fell back past a damaged one).
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -84,6 +85,8 @@ pub struct Loaded {
     /// The recipe's own state (see `RunRecipe::state`); empty when it keeps none.
     pub recipe_state: Vec<(String, TensorData)>,
     pub dir: PathBuf,
+    /// Every file's bytes as verified: parts load from these, not from a second read.
+    files: HashMap<String, Vec<u8>>,
 }
 
 /// A checkpoint part: a module record or an optimiser state, stored as `NAME.bpk`.
@@ -216,9 +219,9 @@ fn step_of(dir: &Path) -> Option<u64> {
         .ok()
 }
 
-/// Every checkpoint folder of a run, newest first (not yet verified).
-pub fn candidates(run: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<(u64, PathBuf)> = fs::read_dir(checkpoints_dir(run))
+/// The `step-*` folders under a checkpoints root, newest first.
+fn step_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<(u64, PathBuf)> = fs::read_dir(root)
         .into_iter()
         .flatten()
         .flatten()
@@ -230,48 +233,55 @@ pub fn candidates(run: &Path) -> Vec<PathBuf> {
     dirs.into_iter().rev().map(|(_, p)| p).collect()
 }
 
+/// Every checkpoint folder of a run, newest first (not yet verified).
+pub fn candidates(run: &Path) -> Vec<PathBuf> {
+    step_dirs(&checkpoints_dir(run))
+}
+
 /// Keep the newest `keep` checkpoints up to `current` (the one just written, which is always
 /// kept). Newer ones are left alone: they are from before a resume that fell back past them,
 /// and the run will overwrite them when it gets there.
 fn prune(root: &Path, keep: usize, current: u64) {
-    let run = root.parent().unwrap_or(root);
-    let older: Vec<PathBuf> = candidates(run)
+    let older = step_dirs(root)
         .into_iter()
-        .filter(|p| step_of(p).is_some_and(|s| s <= current))
-        .collect();
-    for dir in older.into_iter().skip(keep.max(1)) {
+        .filter(|p| step_of(p).is_some_and(|s| s <= current));
+    for dir in older.skip(keep.max(1)) {
         let _ = fs::remove_dir_all(dir);
     }
 }
 
-/// Check a checkpoint folder against its manifest: every file present, of its length, with
-/// its checksum. Folders from before manifests existed are checked for their files only.
-pub fn verify(dir: &Path) -> Result<()> {
-    let manifest: Manifest = match fs::read(dir.join(MANIFEST)) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| ckpt_err(&dir.join(MANIFEST), format!("unreadable manifest ({e})")))?,
-        Err(_) if !dir.join(MANIFEST).exists() && dir.join("state.json").exists() => {
-            // From before manifests: every part must at least be there and not empty.
-            for entry in fs::read_dir(dir).map_err(|e| ckpt_err(dir, e))?.flatten() {
-                let p = entry.path();
-                if p.extension().is_some_and(|e| e == "bpk")
-                    && fs::metadata(&p).map(|m| m.len()).unwrap_or(0) == 0
-                {
-                    return Err(ckpt_err(&p, "empty"));
-                }
-            }
-            return Ok(());
-        }
-        Err(_) => {
+/// Read a checkpoint folder's files, checked against its manifest: every file present, of
+/// its length, with its checksum. Folders from before manifests existed are checked for
+/// empty parts only.
+fn read_verified(dir: &Path) -> Result<HashMap<String, Vec<u8>>> {
+    let read = |name: &str| -> Result<Vec<u8>> {
+        let p = dir.join(name);
+        fs::read(&p).map_err(|e| ckpt_err(&p, e))
+    };
+    let mut files = HashMap::new();
+    if !dir.join(MANIFEST).exists() {
+        if !dir.join("state.json").exists() {
             return Err(ckpt_err(
                 dir,
                 "incomplete (no manifest.json: it was not finished writing)",
             ));
         }
-    };
-    for entry in &manifest.files {
+        // From before manifests: every part must at least be there and not empty.
+        for entry in fs::read_dir(dir).map_err(|e| ckpt_err(dir, e))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let bytes = read(&name)?;
+            if name.ends_with(".bpk") && bytes.is_empty() {
+                return Err(ckpt_err(&dir.join(&name), "empty"));
+            }
+            files.insert(name, bytes);
+        }
+        return Ok(files);
+    }
+    let manifest: Manifest = serde_json::from_slice(&read(MANIFEST)?)
+        .map_err(|e| ckpt_err(&dir.join(MANIFEST), format!("unreadable manifest ({e})")))?;
+    for entry in manifest.files {
         let p = dir.join(&entry.name);
-        let bytes = fs::read(&p).map_err(|e| ckpt_err(&p, e))?;
+        let bytes = read(&entry.name)?;
         if bytes.len() as u64 != entry.len {
             return Err(ckpt_err(
                 &p,
@@ -281,20 +291,24 @@ pub fn verify(dir: &Path) -> Result<()> {
         if crc32fast::hash(&bytes) != entry.crc32 {
             return Err(ckpt_err(&p, "checksum mismatch: the file is damaged"));
         }
+        files.insert(entry.name, bytes);
     }
-    Ok(())
-}
-
-fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
-    let p = dir.join(name);
-    fs::read(&p).map_err(|e| ckpt_err(&p, e))
+    Ok(files)
 }
 
 impl Loaded {
+    /// The verified bytes of file `name`.
+    fn file(&self, name: &str) -> Result<&[u8]> {
+        self.files
+            .get(name)
+            .map(Vec::as_slice)
+            .ok_or_else(|| ckpt_err(&self.dir.join(name), "missing from the checkpoint"))
+    }
+
     /// Load part `name` into a freshly built module.
     pub fn module<M: Module>(&self, m: M, name: &str) -> Result<M> {
         let file = format!("{name}.bpk");
-        let bytes = read(&self.dir, &file)?;
+        let bytes = self.file(&file)?.to_vec();
         let rec = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
             .map_err(|e| ckpt_err(&self.dir.join(&file), e))?;
         m.try_load_record(rec).map_err(|e| {
@@ -311,26 +325,29 @@ impl Loaded {
     /// Load part `name` into a fresh optimiser.
     pub fn optimizer(&self, opt: ModuleOptimizer, name: &str) -> Result<ModuleOptimizer> {
         let file = format!("{name}.bpk");
-        opt.from_bytes(Bytes::from_bytes_vec(read(&self.dir, &file)?))
+        let bytes = self.file(&file)?.to_vec();
+        opt.from_bytes(Bytes::from_bytes_vec(bytes))
             .map_err(|e| ckpt_err(&self.dir.join(&file), format!("{e:?}")))
     }
 }
 
-/// Open the checkpoint in `dir` after verifying it: its state and the recipe's state; the
-/// parts are loaded by the step strategy through [`Loaded::module`] and
-/// [`Loaded::optimizer`].
+/// Open the checkpoint in `dir`, verified: its state and the recipe's state; the parts are
+/// loaded by the step strategy through [`Loaded::module`] and [`Loaded::optimizer`].
 pub fn load(dir: &Path) -> Result<Loaded> {
-    verify(dir)?;
-    let state: TrainState = serde_json::from_slice(&read(dir, "state.json")?)
-        .map_err(|e| ckpt_err(&dir.join("state.json"), e))?;
-    let recipe_state = if dir.join(RECIPE_STATE).exists() {
-        tensors_from_bytes(&read(dir, RECIPE_STATE)?, &dir.join(RECIPE_STATE))?
-    } else {
-        vec![]
+    let files = read_verified(dir)?;
+    let state_bytes = files
+        .get("state.json")
+        .ok_or_else(|| ckpt_err(&dir.join("state.json"), "missing"))?;
+    let state: TrainState =
+        serde_json::from_slice(state_bytes).map_err(|e| ckpt_err(&dir.join("state.json"), e))?;
+    let recipe_state = match files.get(RECIPE_STATE) {
+        Some(bytes) => tensors_from_bytes(bytes, &dir.join(RECIPE_STATE))?,
+        None => vec![],
     };
     Ok(Loaded {
         recipe_state,
         state,
         dir: dir.to_path_buf(),
+        files,
     })
 }

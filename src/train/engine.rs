@@ -64,9 +64,9 @@ fn resume_newest_intact<S: StepStrategy, R: RunRecipe>(
     }
     let mut failures = Vec::new();
     for dir in candidates {
-        let loaded = checkpoint::load(&dir).and_then(|ckpt| {
+        let loaded = checkpoint::load(&dir).and_then(|mut ckpt| {
             let strategy = fresh().restore(&ckpt)?;
-            recipe.restore_state(ckpt.recipe_state.clone())?;
+            recipe.restore_state(std::mem::take(&mut ckpt.recipe_state))?;
             Ok((strategy, ckpt))
         });
         match loaded {

@@ -38,29 +38,8 @@ pub enum OutputTarget {
     /// A regular file (or nothing yet) at this path, to be replaced atomically. For a
     /// symlink this is the file the link points to.
     File(PathBuf),
-    /// Something that is not a file: written through, never replaced.
-    Special(&'static str),
-}
-
-fn special_kind(ft: &fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if ft.is_char_device() {
-            return "a character device";
-        }
-        if ft.is_block_device() {
-            return "a block device";
-        }
-        if ft.is_fifo() {
-            return "a FIFO";
-        }
-        if ft.is_socket() {
-            return "a socket";
-        }
-    }
-    let _ = ft;
-    "not a regular file"
+    /// A device, FIFO or socket: written through, never replaced.
+    Special,
 }
 
 /// Where a dangling symlink chain ends: the path a write through the link would create.
@@ -99,7 +78,7 @@ pub fn resolve_output(path: &Path) -> Result<OutputTarget> {
             path,
             "is a directory; give a file name (e.g. out.png)",
         )),
-        Ok(m) => Ok(OutputTarget::Special(special_kind(&m.file_type()))),
+        Ok(_) => Ok(OutputTarget::Special),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Ok(OutputTarget::File(dangling_end(path)?))
         }
@@ -124,7 +103,7 @@ pub fn write_atomic_with(
 ) -> Result<()> {
     match resolve_output(path)? {
         OutputTarget::File(real) => replace_file(path, &real, fill),
-        OutputTarget::Special(_) => {
+        OutputTarget::Special => {
             let tmp = std::env::temp_dir().join(
                 temp_path(path)
                     .file_name()
@@ -167,7 +146,7 @@ fn replace_file(
 pub fn check_writable(path: &Path) -> Result<()> {
     let real = match resolve_output(path)? {
         // Not opened here: opening a FIFO for writing waits for its reader.
-        OutputTarget::Special(_) => return Ok(()),
+        OutputTarget::Special => return Ok(()),
         OutputTarget::File(real) => real,
     };
     let dir = match real.parent().filter(|d| !d.as_os_str().is_empty()) {

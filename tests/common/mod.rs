@@ -43,15 +43,28 @@ pub fn shared_data(sub: &str) -> Option<PathBuf> {
 /// Run the `atelier` binary. Its cache goes to a folder of this test process, never the
 /// user's.
 pub fn atelier(args: &[&str]) -> Output {
-    let cache = std::env::temp_dir().join(format!("atelier-tests-{}", std::process::id()));
-    atelier_with_cache(args, &cache)
+    atelier_with_cache(args, &test_cache())
 }
 
 /// Run the `atelier` binary with `cache` as its cache folder.
 pub fn atelier_with_cache(args: &[&str], cache: &Path) -> Output {
+    run_atelier(args, cache, "error")
+}
+
+/// Run the `atelier` binary with logs at `log` (an `ATELIER_LOG` filter), e.g. to read
+/// its warnings.
+pub fn atelier_with_log(args: &[&str], log: &str) -> Output {
+    run_atelier(args, &test_cache(), log)
+}
+
+fn test_cache() -> PathBuf {
+    std::env::temp_dir().join(format!("atelier-tests-{}", std::process::id()))
+}
+
+fn run_atelier(args: &[&str], cache: &Path, log: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_atelier"))
         .args(args)
-        .env("ATELIER_LOG", "error")
+        .env("ATELIER_LOG", log)
         .env("ATELIER_CACHE", cache)
         .output()
         .expect("run atelier")
