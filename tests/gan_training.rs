@@ -5,17 +5,13 @@ mod common;
 
 use std::path::Path;
 
-use atelier::cli::train::{GanArgs, TrainCommand, train_gan};
-use atelier::cli::{Cli, Command};
 use atelier::device::DeviceChoice;
-use clap::Parser;
+use atelier::tasks::train_gan::{GanTrainOptions, train_gan};
+use atelier::tasks::training::{Launch, from_flags};
 
-fn gan_args(data: &Path, out: &Path, extra: &[&str]) -> GanArgs {
+fn gan_args(data: &Path, out: &Path, extra: &[&str]) -> GanTrainOptions {
     let mut argv = vec![
-        "atelier".to_string(),
-        "train".into(),
-        "gan".into(),
-        "--data".into(),
+        "--data".to_string(),
         data.display().to_string(),
         "--out".into(),
         out.display().to_string(),
@@ -34,10 +30,11 @@ fn gan_args(data: &Path, out: &Path, extra: &[&str]) -> GanArgs {
         "--quiet".into(),
     ];
     argv.extend(extra.iter().map(|s| s.to_string()));
-    match Cli::parse_from(argv).command {
-        Command::Train(TrainCommand::Gan(a)) => a,
-        _ => unreachable!(),
-    }
+    from_flags(&argv.iter().map(String::as_str).collect::<Vec<_>>()).unwrap()
+}
+
+fn launch(dir: &Path, resume: bool) -> Launch {
+    Launch::new(dir, resume, DeviceChoice::Cpu)
 }
 
 fn a_stopped_and_resumed_run_matches_an_uninterrupted_one() {
@@ -63,19 +60,19 @@ fn a_stopped_and_resumed_run_matches_an_uninterrupted_one() {
     ];
     let straight_dir = tmp.path().join("straight");
     let a = gan_args(&data, &straight_dir, &extra);
-    let straight = train_gan(&a, &straight_dir, false, DeviceChoice::Cpu, None).unwrap();
+    let straight = train_gan(&a, &launch(&straight_dir, false)).unwrap();
     assert_eq!(straight.losses.len(), 6);
 
     let split_dir = tmp.path().join("split");
     let b = gan_args(&data, &split_dir, &extra);
-    let first = train_gan(&b, &split_dir, false, DeviceChoice::Cpu, Some(3)).unwrap();
+    let first = train_gan(&b, &launch(&split_dir, false).with_stop_after(3)).unwrap();
     assert_eq!(first.final_step, 3);
     assert_eq!(
         first.losses,
         straight.losses[..3].to_vec(),
         "same seed, same first steps"
     );
-    let second = train_gan(&b, &split_dir, true, DeviceChoice::Cpu, None).unwrap();
+    let second = train_gan(&b, &launch(&split_dir, true)).unwrap();
     assert_eq!(
         second.losses.iter().map(|l| l.0).collect::<Vec<_>>(),
         vec![4, 5, 6]
@@ -143,14 +140,7 @@ fn training_moves_samples_toward_a_two_mode_dataset() {
     let device = atelier::device::select(DeviceChoice::Cpu).unwrap();
     let run = |name: &str, extra: &[&str]| {
         let out = tmp.path().join(name);
-        let o = train_gan(
-            &gan_args(&data, &out, extra),
-            &out,
-            false,
-            DeviceChoice::Cpu,
-            None,
-        )
-        .unwrap();
+        let o = train_gan(&gan_args(&data, &out, extra), &launch(&out, false)).unwrap();
         let g = atelier::tasks::generate::LoadedGenerator::load(&o.model_file, &device).unwrap();
         distance_to_modes(&g.generate(32, None, 9, None), &modes)
     };
@@ -200,7 +190,7 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_checkpoint() {
         &out,
         &[&wgan[..], &["--steps", "2", "--checkpoint-every", "2"]].concat(),
     );
-    train_gan(&ok, &out, false, DeviceChoice::Cpu, None).unwrap();
+    train_gan(&ok, &launch(&out, false)).unwrap();
     let before = std::fs::read(out.join("checkpoints/step-00000002/g.bpk")).unwrap();
 
     // An absurd learning rate blows the unbounded WGAN critic up within a few steps.
@@ -222,7 +212,7 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_checkpoint() {
         ]
         .concat(),
     );
-    let err = train_gan(&bad, &out, true, DeviceChoice::Cpu, None).unwrap_err();
+    let err = train_gan(&bad, &launch(&out, true)).unwrap_err();
     let msg = format!("{err:#}");
     assert!(msg.contains("diverged"), "{msg}");
     assert!(msg.contains("step-00000002"), "{msg}");

@@ -40,7 +40,8 @@ fn kaokore_smoke_run() {
     else {
         unreachable!()
     };
-    let o = atelier::cli::train::train_gan(&a, &out, false, DeviceChoice::Cpu, None).unwrap();
+    let launch = atelier::tasks::training::Launch::new(&out, false, DeviceChoice::Cpu);
+    let o = atelier::tasks::train_gan::train_gan(&a, &launch).unwrap();
     assert_eq!(o.final_step, 2);
     assert!(o.losses.iter().all(|l| l.1.is_finite() && l.2.is_finite()));
     let g = LoadedGenerator::load(&o.model_file, &Device::flex()).unwrap();

@@ -6,11 +6,9 @@ mod common;
 
 use std::path::Path;
 
-use atelier::cli::train::TrainCommand;
-use atelier::cli::train_translate::{TranslateTrainArgs, train_translate};
-use atelier::cli::{Cli, Command};
 use atelier::device::DeviceChoice;
-use clap::Parser;
+use atelier::tasks::train_translate::{TranslateTrainOptions, train_translate};
+use atelier::tasks::training::{Launch, from_flags};
 use common::{atelier, fails_with, ok, p};
 use image::{Rgb, RgbImage};
 
@@ -151,11 +149,8 @@ fn a_short_paired_run_learns_colour_inversion() {
     assert_eq!(image::open(&sheet).unwrap().width(), 3 * 256 + 4 * 2);
 }
 
-fn cycle_args(a: &Path, b: &Path, out: &Path) -> TranslateTrainArgs {
+fn cycle_args(a: &Path, b: &Path, out: &Path) -> TranslateTrainOptions {
     let argv = [
-        "atelier",
-        "train",
-        "translate",
         "--mode",
         "unpaired",
         "--a",
@@ -188,10 +183,7 @@ fn cycle_args(a: &Path, b: &Path, out: &Path) -> TranslateTrainArgs {
         p(out),
         "--quiet",
     ];
-    match Cli::parse_from(argv).command {
-        Command::Train(TrainCommand::Translate(a)) => a,
-        _ => unreachable!(),
-    }
+    from_flags(&argv).unwrap()
 }
 
 #[test]
@@ -202,7 +194,8 @@ fn cyclegan_stopped_and_resumed_matches_an_uninterrupted_run() {
     let (a, b) = (data.join("a"), data.join("b"));
     let straight_dir = tmp.path().join("straight");
     let args = cycle_args(&a, &b, &straight_dir);
-    let straight = train_translate(&args, &straight_dir, false, DeviceChoice::Cpu, None).unwrap();
+    let straight =
+        train_translate(&args, &Launch::new(&straight_dir, false, DeviceChoice::Cpu)).unwrap();
     assert_eq!(straight.losses.len(), 4);
     // Both directions are exported, and the pool is in the checkpoint.
     assert!(straight_dir.join("generator-b2a.safetensors").exists());
@@ -214,8 +207,12 @@ fn cyclegan_stopped_and_resumed_matches_an_uninterrupted_run() {
 
     let split_dir = tmp.path().join("split");
     let args = cycle_args(&a, &b, &split_dir);
-    train_translate(&args, &split_dir, false, DeviceChoice::Cpu, Some(2)).unwrap();
-    let second = train_translate(&args, &split_dir, true, DeviceChoice::Cpu, None).unwrap();
+    train_translate(
+        &args,
+        &Launch::new(&split_dir, false, DeviceChoice::Cpu).with_stop_after(2),
+    )
+    .unwrap();
+    let second = train_translate(&args, &Launch::new(&split_dir, true, DeviceChoice::Cpu)).unwrap();
     assert_eq!(
         second.losses.iter().map(|l| l.0).collect::<Vec<_>>(),
         vec![3, 4]

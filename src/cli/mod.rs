@@ -2,11 +2,9 @@
 
 pub mod eval;
 pub mod generate;
-pub mod run_flags;
 pub mod stylize;
 pub mod texture;
 pub mod train;
-pub mod train_translate;
 pub mod translate;
 
 use clap::{Parser, Subcommand};

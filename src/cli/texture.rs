@@ -10,7 +10,8 @@ use crate::imaging::{LoadOptions, check_image_output, load_rgb, save_image};
 use crate::models::vgg19::Border;
 use crate::tasks::texture::{TextureOptions, synthesize, tile_multiple};
 
-use super::stylize::OptimArgs;
+use super::stylize::observer;
+use crate::tasks::image_optim::VggOptimOptions;
 
 #[derive(Args, Debug)]
 pub struct TextureArgs {
@@ -25,7 +26,7 @@ pub struct TextureArgs {
     #[arg(long)]
     pub tileable: bool,
     #[command(flatten)]
-    pub optim: OptimArgs,
+    pub optim: VggOptimOptions,
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
 }
@@ -70,7 +71,7 @@ pub fn run(a: TextureArgs, device: DeviceChoice) -> anyhow::Result<()> {
         optimize: a.optim.optimize_options()?,
         memory_limit: a.optim.memory_limit()?,
     };
-    let (bar, mut observe) = a.optim.observer(&a.output, opts.optimize.iters as u64);
+    let (bar, mut observe) = observer(a.optim.save_every, &a.output, opts.optimize.iters as u64);
     let out = synthesize(&vgg, &layers, &exemplar, &opts, &mut observe)?;
     bar.finish();
     save_image(&out, &a.output)?;

@@ -1,7 +1,14 @@
 //! What a user asks for, built from the parts: generation and interpolation, style
-//! transfer by optimisation, texture synthesis, image-to-image translation.
+//! transfer by optimisation, texture synthesis, image-to-image translation, training runs
+//! (DCGAN, translators) and evaluation. Each is a library function with a plain options
+//! struct; the CLI and the studio only fill the options in.
 
+pub mod evaluate;
 pub mod generate;
+pub mod image_optim;
 pub mod stylize;
 pub mod texture;
+pub mod train_gan;
+pub mod train_translate;
+pub mod training;
 pub mod translate;

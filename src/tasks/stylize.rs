@@ -77,6 +77,25 @@ fn stylize_hint(e: AtelierError, init: Init) -> AtelierError {
     }
 }
 
+/// Blend weights for `n` style images: equal by default, else the given ones (one per
+/// style, non-negative, not all zero) normalised to sum to 1.
+pub fn blend_weights(n: usize, given: Option<&[f32]>) -> anyhow::Result<Vec<f32>> {
+    let Some(w) = given else {
+        return Ok(vec![1.0 / n as f32; n]);
+    };
+    anyhow::ensure!(
+        w.len() == n,
+        "--style-weights has {} values for {n} style images",
+        w.len()
+    );
+    anyhow::ensure!(
+        w.iter().all(|v| v.is_finite() && *v >= 0.0) && w.iter().sum::<f32>() > 0.0,
+        "--style-weights must be non-negative and not all zero, got {w:?}"
+    );
+    let s: f32 = w.iter().sum();
+    Ok(w.iter().map(|v| v / s).collect())
+}
+
 /// Stylise `content` with `styles` (image, blend weight). `observe` sees every iteration.
 pub fn stylize(
     vgg: &Vgg19,
@@ -225,6 +244,19 @@ pub(crate) mod tests {
             let v = |k: f32| (127.0 + 120.0 * (6.0 * fx * k + 4.0 * fy + phase * k).sin()) as u8;
             Rgb([v(1.0), v(1.7), v(2.3)])
         })
+    }
+
+    #[test]
+    fn blend_weights_are_equal_by_default_normalised_and_checked() {
+        assert_eq!(blend_weights(4, None).unwrap(), vec![0.25; 4]);
+        assert_eq!(
+            blend_weights(2, Some(&[3.0, 1.0])).unwrap(),
+            vec![0.75, 0.25]
+        );
+        assert!(blend_weights(2, Some(&[1.0])).is_err());
+        assert!(blend_weights(2, Some(&[0.0, 0.0])).is_err());
+        assert!(blend_weights(2, Some(&[-1.0, 2.0])).is_err());
+        assert!(blend_weights(1, Some(&[f32::NAN])).is_err());
     }
 
     #[test]

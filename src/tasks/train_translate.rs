@@ -1,18 +1,18 @@
-//! `atelier train translate`: pix2pix (paired), CycleGAN (unpaired) and the `seed` preset,
-//! all on the one GAN engine.
+//! Train an image-to-image translator (`atelier train translate`): pix2pix (paired),
+//! CycleGAN (unpaired) and the plain-mse preset, all on the one GAN engine.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::run_flags::{RunArgs, RunFlags, command_line, parse_betas, prepare_run_dir};
+use super::training::{Launch, RunArgs, RunFlags, parse_betas};
 use crate::data::loader::{Stream, default_workers};
 use crate::data::pair_makers::PairMaker;
 use crate::data::translation::{
     CropConfig, PairSource, PairedExamples, SmallImages, UnpairedExamples,
 };
-use crate::device::{DeviceChoice, select};
+use crate::device::select;
 use crate::losses::GanLoss;
 use crate::models::patchgan::PatchDiscriminatorConfig;
 use crate::models::resnet_gen::Upsample;
@@ -20,7 +20,6 @@ use crate::models::translator::TranslatorMeta;
 use crate::models::translator::{GeneratorArch, TranslatorConfig};
 use crate::recipes::cyclegan::{CycleDiscriminators, CycleGenerators, CycleRecipe};
 use crate::recipes::pix2pix::{PairedRecipe, PixelLoss};
-use crate::train::engine::RunOptions;
 use crate::train::{GanStep, GanStepConfig, LrSchedule, RunConfig, TrainOutcome, run};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -55,8 +54,9 @@ fn parse_crop(s: &str) -> Result<u32, String> {
     }
 }
 
+/// A translation run's settings (the flags of `atelier train translate`).
 #[derive(Args, Debug, Clone, Serialize, Deserialize)]
-pub struct TranslateTrainArgs {
+pub struct TranslateTrainOptions {
     /// paired (pix2pix) or unpaired (CycleGAN).
     #[arg(long, value_enum, default_value_t = Mode::Paired)]
     pub mode: Mode,
@@ -104,7 +104,7 @@ pub struct TranslateTrainArgs {
     /// PatchGAN stride-2 layers (3: 70x70 patches).
     #[arg(long, default_value_t = 3)]
     pub d_layers: usize,
-    /// Weight of the pixel loss (L1 for pix2pix, MSE for seed).
+    /// Weight of the pixel loss (L1 for pix2pix, MSE for plain-mse).
     #[arg(long, default_value_t = 100.0)]
     pub pixel_weight: f64,
     /// CycleGAN cycle-consistency weight λ.
@@ -124,7 +124,7 @@ pub struct TranslateTrainArgs {
     pub run: RunFlags,
 }
 
-impl TranslateTrainArgs {
+impl TranslateTrainOptions {
     pub fn preset(&self) -> Preset {
         self.preset.unwrap_or(match self.mode {
             Mode::Paired => Preset::Pix2pix,
@@ -222,19 +222,16 @@ impl TranslateTrainArgs {
     }
 }
 
-impl RunArgs for TranslateTrainArgs {
+impl RunArgs for TranslateTrainOptions {
     fn run_flags(&mut self) -> &mut RunFlags {
         &mut self.run
     }
 }
 
-/// Train (or resume) a translation run. `stop_after` simulates a kill after that step.
+/// Train (or resume) a translation run.
 pub fn train_translate(
-    args: &TranslateTrainArgs,
-    run_dir: &Path,
-    resume: bool,
-    device: DeviceChoice,
-    stop_after: Option<u64>,
+    args: &TranslateTrainOptions,
+    launch: &Launch,
 ) -> anyhow::Result<TrainOutcome> {
     args.check()?;
     let steps = args.run.steps.unwrap_or(20_000);
@@ -245,8 +242,8 @@ pub fn train_translate(
     let g_config = args.generator();
     let preset = args.preset();
     let crop = CropConfig::jittered(args.size);
-    let on_start = prepare_run_dir(run_dir, args, steps, resume)?;
-    let base = select(device)?;
+    let opts = launch.prepare(args, steps)?;
+    let base = select(launch.device)?;
     let train_device = base.clone().autodiff();
 
     let workers = args.run.workers.unwrap_or_else(default_workers);
@@ -276,14 +273,6 @@ pub fn train_translate(
             "lower --width, --blocks or --batch-size",
         )?;
     }
-    let opts = RunOptions {
-        run_dir: run_dir.to_path_buf(),
-        resume,
-        progress: !args.run.quiet,
-        stop_after,
-        fid: None,
-        on_start: Some(on_start),
-    };
     let seed = args.run.seed;
     let (bs, size) = (cfg.batch_size, args.size as usize);
     let outcome = match args.mode {
@@ -328,7 +317,7 @@ pub fn train_translate(
                 device: train_device.clone(),
                 sheet,
                 val: val_pairs,
-                command: command_line(),
+                command: launch.command.clone(),
             };
             let d_in = if conditional { 6 } else { 3 };
             run(
@@ -357,7 +346,7 @@ pub fn train_translate(
                 args.pool,
                 train_device.clone(),
                 sheet,
-                command_line(),
+                launch.command.clone(),
             );
             recipe.lambda_cycle = args.cycle_weight;
             recipe.lambda_identity = args.identity;
