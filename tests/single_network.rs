@@ -7,8 +7,8 @@ use std::path::Path;
 use atelier::imaging::{Range, tensor_to_images};
 use atelier::models::model_file::{ModelMeta, save_model};
 use atelier::train::{
-    BatchStream, RunConfig, RunOptions, RunRecipe, SingleRecipe, SingleStep, SingleStepConfig,
-    StepLosses, TrainOutcome, run,
+    BatchStream, RunConfig, RunOptions, RunRecipe, SingleRecipe, SingleStepConfig, StepLosses,
+    TrainOutcome, run_single,
 };
 use atelier::util::rng::SeededRng;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -79,6 +79,7 @@ fn train(run_dir: &Path, resume: bool, stop_after: Option<u64>) -> TrainOutcome 
         checkpoint_every: 30,
         sample_every: 30,
         log_every: 10,
+        seed: 7,
         ..RunConfig::default()
     };
     let step_cfg = SingleStepConfig {
@@ -93,16 +94,13 @@ fn train(run_dir: &Path, resume: bool, stop_after: Option<u64>) -> TrainOutcome 
         fid: None,
         on_start: None,
     };
-    run(
+    run_single(
         &recipe,
         &cfg,
-        serde_json::to_value(&step_cfg).unwrap(),
+        &step_cfg,
         &opts,
-        || {
-            device.seed(7);
-            let net = Conv2dConfig::new([3, 3], [1, 1]).init(&device);
-            SingleStep::new(&recipe, step_cfg.clone(), net)
-        },
+        &device,
+        || Conv2dConfig::new([3, 3], [1, 1]).init(&device),
         |start| {
             Ok(Noise {
                 position: start,

@@ -15,7 +15,7 @@ use crate::metrics::features::{FeatureExtractor, locate_weights};
 use crate::models::{DNorm, DcganDiscriminatorConfig, DcganGeneratorConfig};
 use crate::recipes::dcgan::DcganRecipe;
 use crate::train::fid_monitor::FidSettings;
-use crate::train::{GanStep, GanStepConfig, LrSchedule, RunConfig, TrainOutcome};
+use crate::train::{GanStepConfig, LrSchedule, RunConfig, TrainOutcome, run_gan};
 
 fn parse_size(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
@@ -256,17 +256,13 @@ pub fn train_gan(args: &GanTrainOptions, launch: &Launch) -> anyhow::Result<Trai
     } else {
         None
     };
-    let seed = args.run.seed;
-    let outcome = crate::train::run(
+    let outcome = run_gan(
         &recipe,
         &cfg,
-        serde_json::to_value(&step_cfg)?,
+        &step_cfg,
         &opts,
-        || {
-            train_device.seed(seed);
-            let (g, d) = (g_config.init(&train_device), d_config.init(&train_device));
-            GanStep::new(&recipe, step_cfg.clone(), g, d)
-        },
+        &train_device,
+        || (g_config.init(&train_device), d_config.init(&train_device)),
         |start| Ok(BatchLoader::new(folder, loader_cfg, start)),
     )?;
     Ok(outcome)

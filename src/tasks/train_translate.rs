@@ -20,7 +20,7 @@ use crate::models::translator::TranslatorMeta;
 use crate::models::translator::{GeneratorArch, TranslatorConfig};
 use crate::recipes::cyclegan::{CycleDiscriminators, CycleGenerators, CycleRecipe};
 use crate::recipes::pix2pix::{PairedRecipe, PixelLoss};
-use crate::train::{GanStep, GanStepConfig, LrSchedule, RunConfig, TrainOutcome, run};
+use crate::train::{GanStepConfig, LrSchedule, RunConfig, TrainOutcome, run_gan};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -320,16 +320,17 @@ pub fn train_translate(
                 command: launch.command.clone(),
             };
             let d_in = if conditional { 6 } else { 3 };
-            run(
+            run_gan(
                 &recipe,
                 &cfg,
-                serde_json::to_value(&step_cfg)?,
+                &step_cfg,
                 &opts,
+                &train_device,
                 || {
-                    train_device.seed(seed);
-                    let g = g_config.init(&train_device);
-                    let d = d_config(d_in).init(&train_device);
-                    GanStep::new(&recipe, step_cfg.clone(), g, d)
+                    (
+                        g_config.init(&train_device),
+                        d_config(d_in).init(&train_device),
+                    )
                 },
                 |start| Ok(Stream::new(examples, bs, seed, workers, start)),
             )?
@@ -350,13 +351,13 @@ pub fn train_translate(
             );
             recipe.lambda_cycle = args.cycle_weight;
             recipe.lambda_identity = args.identity;
-            run(
+            run_gan(
                 &recipe,
                 &cfg,
-                serde_json::to_value(&step_cfg)?,
+                &step_cfg,
                 &opts,
+                &train_device,
                 || {
-                    train_device.seed(seed);
                     let g = CycleGenerators {
                         ab: g_config.init(&train_device),
                         ba: g_config.init(&train_device),
@@ -365,7 +366,7 @@ pub fn train_translate(
                         a: d_config(3).init(&train_device),
                         b: d_config(3).init(&train_device),
                     };
-                    GanStep::new(&recipe, step_cfg.clone(), g, d)
+                    (g, d)
                 },
                 |start| Ok(Stream::new(examples, bs, seed, workers, start)),
             )?

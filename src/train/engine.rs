@@ -10,10 +10,10 @@ use std::time::Instant;
 use indicatif::ProgressBar;
 
 use super::checkpoint::{self, TrainState};
-use super::config::RunConfig;
-use super::recipe::{BatchStream, RunRecipe};
+use super::config::{GanStepConfig, RunConfig, SingleStepConfig};
+use super::recipe::{BatchStream, GanRecipe, RunRecipe, SingleRecipe};
 use super::run_log::{MetricRow, RunLog};
-use super::step::StepStrategy;
+use super::step::{GanStep, SingleStep, StepStrategy};
 use crate::error::{AtelierError, Result};
 use crate::util::atomic::write_atomic;
 use crate::util::rng::SeededRng;
@@ -291,4 +291,54 @@ where
         last_checkpoint: last_ckpt,
         model_file,
     })
+}
+
+fn step_settings(cfg: &impl serde::Serialize) -> Result<serde_json::Value> {
+    serde_json::to_value(cfg).map_err(|e| AtelierError::Config(e.to_string()))
+}
+
+/// Start (or resume) a GAN run: [`run`] with [`GanStep`]. `nets()` builds fresh G and D on
+/// `device`, which is seeded with the run's seed first (weight initialisation is the only
+/// use of burn's device RNG), so a fresh run and every resume attempt start alike.
+pub fn run_gan<R, B>(
+    recipe: &R,
+    cfg: &RunConfig,
+    step: &GanStepConfig,
+    opts: &RunOptions,
+    device: &burn::prelude::Device,
+    nets: impl Fn() -> (R::Net, R::D),
+    stream_at: impl FnOnce(u64) -> Result<B>,
+) -> Result<TrainOutcome>
+where
+    R: GanRecipe,
+    B: BatchStream<Item = <R as GanRecipe>::Batch>,
+{
+    let fresh = || {
+        device.seed(cfg.seed);
+        let (g, d) = nets();
+        GanStep::new(recipe, step.clone(), g, d)
+    };
+    run(recipe, cfg, step_settings(step)?, opts, fresh, stream_at)
+}
+
+/// Start (or resume) a single-network run: [`run`] with [`SingleStep`]; `net()` builds the
+/// network fresh on `device`, seeded with the run's seed first.
+pub fn run_single<R, B>(
+    recipe: &R,
+    cfg: &RunConfig,
+    step: &SingleStepConfig,
+    opts: &RunOptions,
+    device: &burn::prelude::Device,
+    net: impl Fn() -> R::Net,
+    stream_at: impl FnOnce(u64) -> Result<B>,
+) -> Result<TrainOutcome>
+where
+    R: SingleRecipe,
+    B: BatchStream<Item = <R as SingleRecipe>::Batch>,
+{
+    let fresh = || {
+        device.seed(cfg.seed);
+        SingleStep::new(recipe, step.clone(), net())
+    };
+    run(recipe, cfg, step_settings(step)?, opts, fresh, stream_at)
 }

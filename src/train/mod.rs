@@ -18,6 +18,6 @@ pub mod run_log;
 pub mod step;
 
 pub use config::{GanStepConfig, LrSchedule, RunConfig, SingleStepConfig};
-pub use engine::{RunOptions, TrainOutcome, run};
+pub use engine::{RunOptions, TrainOutcome, run, run_gan, run_single};
 pub use recipe::{BatchStream, GanRecipe, RunRecipe, SingleRecipe, StepLosses};
 pub use step::{GanStep, SingleStep};
