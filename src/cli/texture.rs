@@ -8,7 +8,7 @@ use clap::Args;
 use crate::device::{DeviceChoice, select};
 use crate::imaging::{LoadOptions, check_image_output, load_rgb, save_image};
 use crate::models::vgg19::Border;
-use crate::tasks::texture::{TextureOptions, synthesize, tile_multiple};
+use crate::tasks::texture::{TextureOptions, synthesize, tile_multiple, tileable_size};
 
 use super::stylize::observer;
 use crate::tasks::image_optim::VggOptimOptions;
@@ -56,13 +56,16 @@ pub fn run(a: TextureArgs, device: DeviceChoice) -> anyhow::Result<()> {
     };
     let vgg = a.optim.load_vgg(border, &device)?;
     let layers = a.optim.layers(&vgg)?;
-    let (mut w, mut h) = a.size;
-    if a.tileable {
-        let m = tile_multiple(&layers);
-        (w, h) = (w.div_ceil(m) * m, h.div_ceil(m) * m);
-        if (w, h) != a.size {
-            eprintln!("tileable: size rounded up to {w}x{h} (a multiple of {m})");
-        }
+    let (w, h) = if a.tileable {
+        tileable_size(&layers, a.size)
+    } else {
+        a.size
+    };
+    if (w, h) != a.size {
+        super::status(format_args!(
+            "tileable: size rounded up to {w}x{h} (a multiple of {})",
+            tile_multiple(&layers)
+        ));
     }
     let opts = TextureOptions {
         width: w,

@@ -35,6 +35,12 @@ pub fn tile_multiple(vgg_layers: &LayerChoice) -> u32 {
     1 << pools
 }
 
+/// `(width, height)` rounded up to the multiple a tileable texture needs.
+pub fn tileable_size(vgg_layers: &LayerChoice, (w, h): (u32, u32)) -> (u32, u32) {
+    let m = tile_multiple(vgg_layers);
+    (w.div_ceil(m) * m, h.div_ceil(m) * m)
+}
+
 /// Synthesize a texture like `exemplar`. For a tileable result, load `vgg` with
 /// `Border::Circular` and pass sizes that are multiples of [`tile_multiple`].
 pub fn synthesize(
@@ -161,5 +167,7 @@ mod tests {
     fn tile_multiple_follows_the_deepest_layer() {
         let (_d, _vgg, layers) = random_vgg(Border::Zero);
         assert_eq!(tile_multiple(&layers), 2);
+        assert_eq!(tileable_size(&layers, (255, 256)), (256, 256));
+        assert_eq!(tileable_size(&layers, (17, 3)), (18, 4));
     }
 }
