@@ -14,7 +14,7 @@ use common::{arg, arg_or};
 use atelier::losses::style_objective::{
     ImageObjective, LayerChoice, LossWeights, Targets, style_targets,
 };
-use atelier::models::vgg19::Vgg19Config;
+use atelier::models::vgg::VggConfig;
 use atelier::optim::image::noise_image;
 use atelier::weights::VGG19;
 use burn::prelude::*;
@@ -25,7 +25,7 @@ fn main() {
         .locate(arg("--vgg").as_deref().map(std::path::Path::new))
         .expect("VGG19 weights (pass --vgg FILE)");
     let device = Device::flex().autodiff();
-    let vgg = Vgg19Config::new().load(&path, &device).expect("load VGG19");
+    let vgg = VggConfig::new().load(&path, &device).expect("load VGG19");
     // The shared file's defaults; the PyTorch script uses the same layers.
     let mut layers = LayerChoice::defaults_for(&vgg);
     if vgg.is_full() {

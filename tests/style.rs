@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use atelier::models::vgg19::{Vgg19Config, VggLayer};
+use atelier::models::vgg::{VggArch, VggConfig, VggLayer};
 use burn::prelude::*;
 use common::{atelier, f32_tensor, fails_with, p as s};
 
@@ -17,7 +17,7 @@ fn shared_vgg() -> Option<PathBuf> {
 fn conv1_1_matches_a_direct_convolution() {
     let Some(path) = shared_vgg() else { return };
     let device = Device::flex();
-    let vgg = Vgg19Config::new().load(&path, &device).unwrap();
+    let vgg = VggConfig::new().load(&path, &device).unwrap();
     assert_eq!(vgg.net.convs.len(), 8, "the shared file stops at conv3_4");
 
     let bytes = std::fs::read(&path).unwrap();
@@ -69,7 +69,7 @@ fn conv1_1_matches_a_direct_convolution() {
 #[test]
 fn a_missing_layer_names_the_file_the_layer_and_what_exists() {
     let Some(path) = shared_vgg() else { return };
-    let vgg = Vgg19Config::new().load(&path, &Device::flex()).unwrap();
+    let vgg = VggConfig::new().load(&path, &Device::flex()).unwrap();
     let x = Tensor::<4>::zeros([1, 3, 32, 32], &Device::flex());
     let err = vgg
         .features(x, &[VggLayer::relu(4, 1)])
@@ -249,4 +249,46 @@ fn stylize_and_texture_commands_end_to_end() {
     let t = image::open(&tex).unwrap();
     // Rounded up to a multiple of 4 (two poolings before relu3_1).
     assert_eq!((t.width(), t.height()), (32, 20));
+}
+
+/// The shared full VGG16 (f16): recognised as VGG16, all 13 convs, the classic Gatys
+/// layers available; relu4_2 exists in it but not in the truncated VGG19, whose error names
+/// the file and its layers.
+#[test]
+fn vgg16_is_found_beside_vgg19_with_its_deep_layers() {
+    let (Some(v16), Some(v19)) = (
+        common::shared_data("weights/vgg16-imagenet.safetensors"),
+        shared_vgg(),
+    ) else {
+        return;
+    };
+    let device = Device::flex();
+    let vgg = VggConfig::new().load(&v16, &device).unwrap();
+    assert_eq!(vgg.arch, VggArch::Vgg16);
+    assert_eq!(vgg.net.convs.len(), 13);
+    assert!(vgg.is_full());
+    let relu42: VggLayer = "relu4_2".parse().unwrap();
+    let x = Tensor::<4>::ones([1, 3, 32, 32], &device).mul_scalar(0.5);
+    let f = vgg
+        .features(x.clone(), &[relu42, VggLayer::relu(5, 3)])
+        .unwrap();
+    assert_eq!(f[0].dims(), [1, 512, 4, 4]);
+    assert_eq!(f[1].dims(), [1, 512, 2, 2]);
+    let v = f[0].clone().into_data().try_to_vec::<f32>().unwrap();
+    assert!(v.iter().all(|x| x.is_finite()) && v.iter().any(|x| *x > 0.0));
+    let layers = atelier::losses::style_objective::LayerChoice::defaults_for(&vgg);
+    assert_eq!(layers.content, vec![relu42]);
+    assert_eq!(layers.style.len(), 5);
+
+    let truncated = VggConfig::new().load(&v19, &device).unwrap();
+    assert_eq!(truncated.arch, VggArch::Vgg19);
+    let err = truncated.features(x, &[relu42]).unwrap_err().to_string();
+    for part in [
+        "relu4_2",
+        "vgg19-imagenet-conv1_1-to-conv3_4.safetensors",
+        "relu3_4",
+        "conv1_1",
+    ] {
+        assert!(err.contains(part), "'{part}' missing from: {err}");
+    }
 }

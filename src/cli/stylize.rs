@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 
 use crate::device::{DeviceChoice, select};
 use crate::imaging::{LoadOptions, check_image_output, load_rgb, save_image};
-use crate::models::vgg19::Border;
+use crate::models::vgg::Border;
 use crate::tasks::image_optim::VggOptimOptions;
 use crate::tasks::stylize::{
     ColorMode, Init, Progress, StylizeOptions, blend_weights, default_scales, stylize,

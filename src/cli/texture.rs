@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::device::{DeviceChoice, select};
 use crate::imaging::{LoadOptions, check_image_output, load_rgb, save_image};
-use crate::models::vgg19::Border;
+use crate::models::vgg::Border;
 use crate::tasks::texture::{TextureOptions, synthesize, tile_multiple, tileable_size};
 
 use super::stylize::observer;

@@ -8,8 +8,8 @@ use image::RgbImage;
 use super::{content_loss, gram_matrix, style_loss, tv_loss_with};
 use crate::error::{AtelierError, Result};
 use crate::imaging::tensor::{Range, image_to_tensor};
-use crate::models::vgg19::Border;
-use crate::models::vgg19::{Vgg19, VggLayer, activation_floats};
+use crate::models::vgg::Border;
+use crate::models::vgg::{Vgg, VggArch, VggLayer};
 
 /// Which VGG layers carry content and style, with a weight per style layer.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,11 +20,13 @@ pub struct LayerChoice {
 }
 
 impl LayerChoice {
-    /// The defaults follow the network that was loaded: with the full VGG19 the classic
-    /// relu1_1..relu5_1 style and relu4_2 content; with a file that stops at conv3_4,
-    /// relu1_1, relu2_1, relu3_1 style and relu3_2 content.
-    pub fn defaults_for(vgg: &Vgg19) -> Self {
-        let (style, content) = if vgg.is_full() {
+    /// The defaults follow the network that was loaded: whenever it has them (a full VGG19
+    /// or VGG16), Gatys's classic relu1_1..relu5_1 style and relu4_2 content; with a file
+    /// that stops earlier (the shared VGG19 ends at conv3_4), relu1_1, relu2_1, relu3_1
+    /// style and relu3_2 content.
+    pub fn defaults_for(vgg: &Vgg) -> Self {
+        let classic = vgg.has(VggLayer::relu(5, 1)) && vgg.has(VggLayer::relu(4, 2));
+        let (style, content) = if classic {
             (
                 vec![
                     VggLayer::relu(1, 1),
@@ -58,9 +60,9 @@ impl LayerChoice {
         self.style.iter().chain(&self.content).copied().collect()
     }
 
-    /// The deepest conv any layer needs.
-    pub fn deepest(&self) -> usize {
-        self.all().iter().map(|l| l.conv).max().unwrap_or(0)
+    /// The deepest layer any term needs.
+    pub fn deepest(&self) -> VggLayer {
+        self.all().into_iter().max().unwrap_or(VggLayer::relu(1, 1))
     }
 
     /// The layer that pools the most, and the smallest image side it can see: each pooling
@@ -139,7 +141,7 @@ fn tensor(v: Vec<f32>, w: u32, h: u32, device: &Device) -> Tensor<4> {
 
 /// Blended Gram targets: Σ_i b_i · G_l(style_i) per style layer.
 pub fn style_targets(
-    vgg: &Vgg19,
+    vgg: &Vgg,
     layers: &[VggLayer],
     styles: &[(RgbImage, f32)],
     device: &Device,
@@ -161,7 +163,7 @@ pub fn style_targets(
 
 /// The objective at one scale: loss and its gradient with respect to the pixels.
 pub struct ImageObjective<'a> {
-    vgg: &'a Vgg19,
+    vgg: &'a Vgg,
     targets: &'a Targets,
     /// Layers the network must produce: the style layers, then (if weighted) content.
     wanted: Vec<VggLayer>,
@@ -180,7 +182,7 @@ pub struct ImageObjective<'a> {
 impl<'a> ImageObjective<'a> {
     /// `vgg` must live on an autodiff device.
     pub fn new(
-        vgg: &'a Vgg19,
+        vgg: &'a Vgg,
         layers: &LayerChoice,
         targets: &'a Targets,
         weights: LossWeights,
@@ -269,12 +271,13 @@ impl<'a> ImageObjective<'a> {
 /// Bytes one objective evaluation needs at `w` x `h`: the activations kept for the backward
 /// pass, their gradients and working buffers (3x the forward activations). Used to refuse
 /// sizes that cannot fit.
-pub fn estimate_bytes(deepest_conv: usize, w: u32, h: u32) -> u64 {
-    activation_floats(deepest_conv, w, h) * 4 * 3
+pub fn estimate_bytes(arch: VggArch, deepest: VggLayer, w: u32, h: u32) -> u64 {
+    arch.activation_floats(deepest, w, h) * 4 * 3
 }
 
 /// Refuse a style image whose feature pass would not fit, before it is resized.
 pub fn check_style_memory(
+    arch: VggArch,
     layers: &LayerChoice,
     (w, h): (u32, u32),
     limit: Option<u64>,
@@ -282,17 +285,23 @@ pub fn check_style_memory(
 ) -> Result<()> {
     crate::device::check_memory(
         &format!("a {w}x{h} style image"),
-        estimate_bytes(layers.deepest(), w, h),
+        estimate_bytes(arch, layers.deepest(), w, h),
         limit,
         advice,
     )
 }
 
 /// Refuse a size whose estimated working memory exceeds `limit` (default: available memory).
-pub fn check_memory(deepest_conv: usize, w: u32, h: u32, limit: Option<u64>) -> Result<()> {
+pub fn check_memory(
+    arch: VggArch,
+    deepest: VggLayer,
+    w: u32,
+    h: u32,
+    limit: Option<u64>,
+) -> Result<()> {
     crate::device::check_memory(
         &format!("a {w}x{h} optimisation"),
-        estimate_bytes(deepest_conv, w, h),
+        estimate_bytes(arch, deepest, w, h),
         limit,
         "use a smaller --size (memory grows with the pixel count)",
     )

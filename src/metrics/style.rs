@@ -10,10 +10,10 @@ use image::RgbImage;
 use crate::error::Result;
 use crate::imaging::tensor::{Range, image_to_tensor};
 use crate::losses::{gram_matrix, style_loss};
-use crate::models::vgg19::{Vgg19, VggLayer};
+use crate::models::vgg::{Vgg, VggLayer};
 
 /// The layers scored: relu1_1..relu5_1 as far as the loaded network goes.
-pub fn score_layers(vgg: &Vgg19) -> Vec<VggLayer> {
+pub fn score_layers(vgg: &Vgg) -> Vec<VggLayer> {
     (1..=5)
         .map(|b| VggLayer::relu(b, 1))
         .filter(|l| vgg.has(*l))
@@ -23,7 +23,7 @@ pub fn score_layers(vgg: &Vgg19) -> Vec<VggLayer> {
 /// Unweighted LPIPS on VGG19: at each layer, unit-normalise the channel vector at every
 /// position, take the squared difference summed over channels, average over positions; then
 /// average over layers. 0 for identical images; about 0.5-1 for unrelated ones.
-pub fn perceptual_distance(vgg: &Vgg19, a: &RgbImage, b: &RgbImage) -> Result<f64> {
+pub fn perceptual_distance(vgg: &Vgg, a: &RgbImage, b: &RgbImage) -> Result<f64> {
     let device = vgg.device();
     let layers = score_layers(vgg);
     let b = if b.dimensions() != a.dimensions() {
@@ -51,7 +51,7 @@ pub fn perceptual_distance(vgg: &Vgg19, a: &RgbImage, b: &RgbImage) -> Result<f6
 }
 
 /// The mean Gram matrices of a set of style images, each resized to `long_side`.
-pub fn style_grams(vgg: &Vgg19, styles: &[RgbImage], long_side: u32) -> Result<Vec<Tensor<3>>> {
+pub fn style_grams(vgg: &Vgg, styles: &[RgbImage], long_side: u32) -> Result<Vec<Tensor<3>>> {
     let device = vgg.device();
     let layers = score_layers(vgg);
     let mut acc: Option<Vec<Tensor<3>>> = None;
@@ -71,7 +71,7 @@ pub fn style_grams(vgg: &Vgg19, styles: &[RgbImage], long_side: u32) -> Result<V
 }
 
 /// Σ_l ‖G_l(img) − A_l‖² over the scored layers (the style loss with unit layer weights).
-pub fn gram_distance(vgg: &Vgg19, img: &RgbImage, targets: &[Tensor<3>]) -> Result<f64> {
+pub fn gram_distance(vgg: &Vgg, img: &RgbImage, targets: &[Tensor<3>]) -> Result<f64> {
     let layers = score_layers(vgg);
     let grams: Vec<Tensor<3>> = vgg
         .features(image_to_tensor(img, Range::Unit, &vgg.device()), &layers)?
@@ -94,7 +94,7 @@ mod tests {
 
     #[test]
     fn distances_are_zero_for_identical_images_and_grow_with_difference() {
-        let (_d, vgg, _) = random_vgg(crate::models::vgg19::Border::Zero);
+        let (_d, vgg, _) = random_vgg(crate::models::vgg::Border::Zero);
         let a = picture(32, 32, 0.0);
         let near = picture(32, 32, 0.2);
         let far = picture(32, 32, 2.5);

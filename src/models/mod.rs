@@ -9,7 +9,7 @@ pub mod patchgan;
 pub mod resnet_gen;
 pub mod translator;
 pub mod unet;
-pub mod vgg19;
+pub mod vgg;
 
 pub use dcgan::{
     DNorm, DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, DcganGeneratorConfig,

@@ -23,8 +23,8 @@ use crate::metrics::style::{
 };
 use crate::models::dcgan::LoadedGenerator;
 use crate::models::inception::FEATURE_DIM;
-use crate::models::vgg19::Vgg19Config;
-use crate::weights::VGG19;
+use crate::models::vgg::VggConfig;
+use crate::weights::locate_vgg;
 
 /// Real images against generated ones (the flags of `atelier eval fid|kid`).
 #[derive(Args, Debug, Clone)]
@@ -79,7 +79,7 @@ pub struct StyleOptions {
     /// Stylised images, named like their content photos.
     #[arg(long)]
     pub stylized: PathBuf,
-    /// VGG19 weights (see `atelier stylize --help`).
+    /// VGG16 or VGG19 weights (see `atelier stylize --help`).
     #[arg(long)]
     pub vgg: Option<PathBuf>,
     /// InceptionV3 FID weights, for the FID/ArtFID part.
@@ -260,7 +260,7 @@ pub fn style_scores(opts: &StyleOptions, device: &Device) -> anyhow::Result<Styl
         vec![opts.style.clone()]
     };
     let styles = load_all(&style_files)?;
-    let vgg = Vgg19Config::new().load(&VGG19.locate(opts.vgg.as_deref())?, device)?;
+    let vgg = VggConfig::new().load(&locate_vgg(opts.vgg.as_deref())?, device)?;
     let (mut content_d, mut gram_d) = (0.0, 0.0);
     let mut stylized = Vec::with_capacity(pairs.len());
     // The style set's Gram matrices depend only on the size they are taken at: usually one

@@ -5,15 +5,16 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::models::vgg19::{Border, Pooling, Vgg19, Vgg19Config, parse_layers};
+use crate::models::vgg::{Border, Pooling, Vgg, VggConfig, parse_layers};
 use crate::tasks::stylize::{LayerChoice, LossWeights, Method, OptimizeOptions};
-use crate::weights::VGG19;
+use crate::weights::locate_vgg;
 
 /// Network and optimiser settings shared by `stylize` and `texture` (their flags).
 #[derive(Args, Debug, Clone)]
 pub struct VggOptimOptions {
-    /// VGG19 weights, torchvision layout, safetensors or .pth (default: $ATELIER_VGG, the hub
-    /// cache, the shared data's truncated file, else a download of timm/vgg19.tv_in1k).
+    /// VGG19 or VGG16 weights, torchvision layout, safetensors or .pth, f32 or f16 (default:
+    /// $ATELIER_VGG, else the deepest network found in the hub cache, $ATELIER_VGG16 and the
+    /// shared data, else a download of timm/vgg19.tv_in1k).
     #[arg(long)]
     pub vgg: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Pooling::Max)]
@@ -30,20 +31,20 @@ pub struct VggOptimOptions {
     #[arg(long, default_value_t = 1.0)]
     pub content_weight: f32,
     /// Style strength. Each loss is measured relative to its target's magnitude, so the
-    /// weights mean the same with any VGG19 file.
+    /// weights mean the same with any VGG file.
     #[arg(long, default_value_t = 100.0)]
     pub style_weight: f32,
     /// Total-variation smoothing.
     #[arg(long, default_value_t = 10.0)]
     pub tv_weight: f32,
-    /// Style layers. Default with the full VGG19: relu1_1,relu2_1,relu3_1,relu4_1,relu5_1;
-    /// with a file that stops at conv3_4 (the shared one): relu1_1,relu2_1,relu3_1.
+    /// Style layers. Default with a full VGG19 or VGG16: relu1_1,relu2_1,relu3_1,relu4_1,
+    /// relu5_1; with a file that stops earlier (the truncated VGG19): relu1_1,relu2_1,relu3_1.
     #[arg(long)]
     pub style_layers: Option<String>,
     /// One weight per style layer (default: all 1).
     #[arg(long, value_delimiter = ',')]
     pub style_layer_weights: Option<Vec<f32>>,
-    /// Content layers. Default: relu4_2 with the full VGG19, relu3_2 with the shared file.
+    /// Content layers. Default: relu4_2 with a full network, relu3_2 with a truncated one.
     #[arg(long)]
     pub content_layers: Option<String>,
     #[arg(long, default_value_t = 0)]
@@ -57,25 +58,22 @@ pub struct VggOptimOptions {
 }
 
 impl VggOptimOptions {
-    pub fn load_vgg(
-        &self,
-        border: Border,
-        device: &burn::prelude::Device,
-    ) -> anyhow::Result<Vgg19> {
-        let path = VGG19.locate(self.vgg.as_deref())?;
-        let vgg = Vgg19Config::new()
+    pub fn load_vgg(&self, border: Border, device: &burn::prelude::Device) -> anyhow::Result<Vgg> {
+        let path = locate_vgg(self.vgg.as_deref())?;
+        let vgg = VggConfig::new()
             .with_pooling(self.pooling)
             .with_border(border)
             .load(&path, &device.clone().autodiff())?;
         tracing::info!(
-            "VGG19 from {} ({} conv layers)",
+            "{} from {} ({} conv layers)",
+            vgg.arch.name(),
             path.display(),
             vgg.net.convs.len()
         );
         Ok(vgg)
     }
 
-    pub fn layers(&self, vgg: &Vgg19) -> anyhow::Result<LayerChoice> {
+    pub fn layers(&self, vgg: &Vgg) -> anyhow::Result<LayerChoice> {
         let mut l = LayerChoice::defaults_for(vgg);
         if let Some(s) = &self.style_layers {
             l.style = parse_layers(s)?;

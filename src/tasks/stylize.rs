@@ -20,7 +20,7 @@ use crate::losses::style_objective::{ImageObjective, style_targets};
 pub use crate::losses::style_objective::{
     LayerChoice, LossWeights, Targets, Terms, check_memory, check_style_memory,
 };
-use crate::models::vgg19::Vgg19;
+use crate::models::vgg::Vgg;
 pub use crate::optim::image::{Method, Observer, OptimizeOptions, Progress, noise_image, optimize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -98,7 +98,7 @@ pub fn blend_weights(n: usize, given: Option<&[f32]>) -> anyhow::Result<Vec<f32>
 
 /// Stylise `content` with `styles` (image, blend weight). `observe` sees every iteration.
 pub fn stylize(
-    vgg: &Vgg19,
+    vgg: &Vgg,
     layers: &LayerChoice,
     content: &RgbImage,
     styles: &[(RgbImage, f32)],
@@ -119,7 +119,7 @@ pub fn stylize(
             long_side_for_short(content.width(), content.height(), min_side)
         )));
     }
-    check_memory(layers.deepest(), w, h, opts.memory_limit)?;
+    check_memory(vgg.arch, layers.deepest(), w, h, opts.memory_limit)?;
     // Style images are seen at `style_scale` of the output's long side, and never so small
     // that the deepest layer has nothing to see (a panorama style stays at least
     // `min_side` tall). Checked before anything is resized: a large scale must not allocate.
@@ -134,6 +134,7 @@ pub fn stylize(
     };
     for dims in style_dims(w.max(h)) {
         check_style_memory(
+            vgg.arch,
             layers,
             dims,
             opts.memory_limit,
@@ -216,16 +217,16 @@ pub fn stylize(
 pub(crate) mod tests {
     use super::*;
     use crate::imaging::color::yuv_planes;
-    use crate::models::vgg19::{Border, Vgg19Config, VggLayer, write_random_vgg};
+    use crate::models::vgg::{Border, VggArch, VggConfig, VggLayer, write_random_vgg};
     use burn::prelude::*;
     use image::Rgb;
 
     /// A seeded random VGG19 holding conv1_1..conv2_1, on the autodiff CPU device.
-    pub fn random_vgg(border: Border) -> (tempfile::TempDir, Vgg19, LayerChoice) {
+    pub fn random_vgg(border: Border) -> (tempfile::TempDir, Vgg, LayerChoice) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vgg.safetensors");
         write_random_vgg(&path, 3, 7);
-        let vgg = Vgg19Config::new()
+        let vgg = VggConfig::new()
             .with_border(border)
             .load(&path, &Device::flex().autodiff())
             .unwrap();
@@ -288,7 +289,7 @@ pub(crate) mod tests {
         ] {
             let path = dir.path().join(format!("vgg{convs}.safetensors"));
             write_random_vgg(&path, convs, 1);
-            let vgg = Vgg19Config::new().load(&path, &Device::flex()).unwrap();
+            let vgg = VggConfig::new().load(&path, &Device::flex()).unwrap();
             let l = LayerChoice::defaults_for(&vgg);
             assert_eq!(names(&l.style), style, "{convs} convs");
             assert_eq!(names(&l.content), content, "{convs} convs");
@@ -441,11 +442,26 @@ pub(crate) mod tests {
 
     #[test]
     fn sizes_too_large_for_memory_are_refused_with_the_number() {
-        let err = check_memory(15, 8192, 8192, Some(8 << 30))
-            .unwrap_err()
-            .to_string();
+        let err = check_memory(
+            VggArch::Vgg19,
+            VggLayer::relu(5, 4),
+            8192,
+            8192,
+            Some(8 << 30),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("GiB") && err.contains("8192x8192"), "{err}");
-        assert!(check_memory(7, 256, 256, Some(8 << 30)).is_ok());
+        assert!(
+            check_memory(
+                VggArch::Vgg19,
+                VggLayer::relu(3, 4),
+                256,
+                256,
+                Some(8 << 30)
+            )
+            .is_ok()
+        );
         assert_eq!(pyramid(512, 384, 2, 16), vec![(256, 192), (512, 384)]);
         // Too-small coarse levels are dropped, never enlarged past the final size.
         assert_eq!(pyramid(256, 13, 2, 8), vec![(256, 13)]);

@@ -11,7 +11,7 @@ use crate::losses::style_objective::{
     ImageObjective, LayerChoice, LossWeights, Targets, check_memory, check_style_memory,
     style_targets,
 };
-use crate::models::vgg19::Vgg19;
+use crate::models::vgg::{Vgg, VggLayer};
 use crate::optim::image::{Observer, OptimizeOptions, noise_image, optimize};
 
 #[derive(Clone, Debug)]
@@ -44,7 +44,7 @@ pub fn tileable_size(vgg_layers: &LayerChoice, (w, h): (u32, u32)) -> (u32, u32)
 /// Synthesize a texture like `exemplar`. For a tileable result, load `vgg` with
 /// `Border::Circular` and pass sizes that are multiples of [`tile_multiple`].
 pub fn synthesize(
-    vgg: &Vgg19,
+    vgg: &Vgg,
     layers: &LayerChoice,
     exemplar: &RgbImage,
     opts: &TextureOptions,
@@ -57,13 +57,20 @@ pub fn synthesize(
             "texture size {w}x{h} is too small (at least 16x16)"
         )));
     }
-    let deepest = layers.style.iter().map(|l| l.conv).max().unwrap_or(0);
-    check_memory(deepest, w, h, opts.memory_limit)?;
+    // Only the style layers run: a texture has no content term.
+    let deepest = layers
+        .style
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(VggLayer::relu(1, 1));
+    check_memory(vgg.arch, deepest, w, h, opts.memory_limit)?;
     // The exemplar is seen at its own size, enlarged only where the deepest layer would have
     // nothing to see (a tiny or panorama exemplar), and checked before its features are made.
     let (ew, eh) = exemplar.dimensions();
     let seen = style_view_dims(ew, eh, ew.max(eh) as u64, layers.min_side().1);
     check_style_memory(
+        vgg.arch,
         layers,
         seen,
         opts.memory_limit,
@@ -98,7 +105,7 @@ pub fn synthesize(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::vgg19::Border;
+    use crate::models::vgg::Border;
     use crate::tasks::stylize::tests::{picture, random_vgg};
     use crate::tasks::stylize::{LossWeights, Method};
 

@@ -41,6 +41,49 @@ pub const VGG19: Pretrained = Pretrained {
     companions: &[],
 };
 
+/// ImageNet VGG16 in torchvision's layout (`timm/vgg16.tv_in1k` is torchvision's checkpoint
+/// as safetensors). The shared data holds all 13 convolutions (f16).
+pub const VGG16: Pretrained = Pretrained {
+    name: "VGG16",
+    flag: "--vgg",
+    env: "ATELIER_VGG16",
+    shared_file: "vgg16-imagenet.safetensors",
+    hub_repo: Some("timm/vgg16.tv_in1k"),
+    hub_file: "model.safetensors",
+    companions: &[],
+};
+
+/// The VGG feature network to use: the file given (`--vgg`, else `$ATELIER_VGG`), else the
+/// deepest network found locally among VGG19's and VGG16's places (hub cache, shared data,
+/// `$ATELIER_VGG16`), so the classic deep style layers are used whenever some file has
+/// them; with nothing local, a download of the full VGG19.
+pub fn locate_vgg(flag: Option<&Path>) -> Result<PathBuf> {
+    if flag.is_some() || std::env::var_os(VGG19.env).is_some() {
+        return VGG19.locate(flag);
+    }
+    let mut found = Vec::new();
+    for net in [&VGG19, &VGG16] {
+        found.extend(net.find_local(&net.places(None))?);
+    }
+    match deepest_vgg(found) {
+        Some(path) => Ok(path),
+        None => VGG19.download(),
+    }
+}
+
+/// The file holding the most VGG convolutions (the first of equals). A file that is not a
+/// VGG counts as none and is left for the loader to report.
+fn deepest_vgg(paths: Vec<PathBuf>) -> Option<PathBuf> {
+    let mut best: Option<(usize, PathBuf)> = None;
+    for path in paths {
+        let convs = crate::models::vgg::probe(&path).map_or(0, |(_, n)| n);
+        if best.as_ref().is_none_or(|(n, _)| convs > *n) {
+            best = Some((convs, path));
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
 /// The FID InceptionV3 (TF 2015-12-05 graph) in the layout of its spec file. No public hub
 /// repository holds this export, so downloads need `ATELIER_INCEPTION_REPO`.
 pub const INCEPTION_FID: Pretrained = Pretrained {
@@ -83,16 +126,19 @@ impl Pretrained {
             .or_else(|| self.hub_repo.map(str::to_owned))
     }
 
-    /// The file to load, downloading it when nothing local is found.
-    pub fn locate(&self, flag: Option<&Path>) -> Result<PathBuf> {
-        let places = Places {
+    fn places(&self, flag: Option<&Path>) -> Places {
+        Places {
             flag: flag.map(Path::to_path_buf),
             env: std::env::var_os(self.env).map(PathBuf::from),
             repo: self.repo(),
             cache: cache_dir(),
             shared_root: crate::data::shared_data_root(),
-        };
-        match self.find_local(&places)? {
+        }
+    }
+
+    /// The file to load, downloading it when nothing local is found.
+    pub fn locate(&self, flag: Option<&Path>) -> Result<PathBuf> {
+        match self.find_local(&self.places(flag))? {
             Some(path) => Ok(path),
             None => self.download(),
         }
@@ -179,6 +225,23 @@ impl Pretrained {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_deepest_vgg_file_wins() {
+        use crate::models::vgg::{VggArch, write_random_vgg_of};
+        let d = tempfile::tempdir().unwrap();
+        let truncated = d.path().join("vgg19-trunc.safetensors");
+        let vgg16 = d.path().join("vgg16.safetensors");
+        let junk = d.path().join("junk.safetensors");
+        write_random_vgg_of(VggArch::Vgg19, &truncated, 8, 1);
+        write_random_vgg_of(VggArch::Vgg16, &vgg16, 10, 2);
+        std::fs::write(&junk, b"not weights").unwrap();
+        let pick = |v: &[&PathBuf]| deepest_vgg(v.iter().map(|p| (*p).clone()).collect());
+        assert_eq!(pick(&[&truncated, &vgg16]), Some(vgg16.clone()));
+        assert_eq!(pick(&[&vgg16, &truncated]), Some(vgg16.clone()));
+        assert_eq!(pick(&[&junk, &truncated]), Some(truncated.clone()));
+        assert_eq!(pick(&[]), None);
+    }
 
     #[test]
     fn a_missing_flag_path_names_the_flag() {

@@ -1,10 +1,12 @@
-//! VGG19 feature extractor (Simonyan & Zisserman 2015) in torchvision's layout
-//! (`features.N.weight/bias`), for perceptual and Gram-matrix style losses.
+//! VGG feature extractors (Simonyan & Zisserman 2015), VGG16 and VGG19, in torchvision's
+//! layout (`features.N.weight/bias`), for perceptual and Gram-matrix style losses, LPIPS and
+//! encoders.
 //!
-//! A file may hold only the first convolutions (the shared truncated file stops at
-//! conv3_4); the extractor knows which layers it has, and a request for a deeper one fails
-//! with a message naming the file, the layer and the layers available. A request runs the
-//! network only as deep as its deepest layer.
+//! One type serves both networks: the file says which it holds (their `features.N`
+//! indices part after conv3_3). A file may hold only the first convolutions (the shared
+//! truncated VGG19 stops at conv3_4); the extractor knows which layers it has, and a
+//! request for a deeper one fails with a message naming the file, the layer and the layers
+//! available. A request runs the network only as deep as its deepest layer.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,84 +24,124 @@ use serde::{Deserialize, Serialize};
 use crate::error::{AtelierError, Result};
 use crate::weights::TensorFile;
 
-/// Convolutions per block; a 2x2 pool follows each block.
-const BLOCKS: [usize; 5] = [2, 2, 4, 4, 4];
-/// Output channels per block.
+/// Output channels per block (both networks).
 const WIDTHS: [usize; 5] = [64, 128, 256, 512, 512];
-pub const N_CONVS: usize = 16;
 /// ImageNet statistics of torchvision's preprocessing; inputs are RGB in [0, 1].
 const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const STD: [f32; 3] = [0.229, 0.224, 0.225];
 
-/// (block, index in block) of conv `i`, both from 0.
-fn block_of(i: usize) -> (usize, usize) {
-    let mut start = 0;
-    for (b, &n) in BLOCKS.iter().enumerate() {
-        if i < start + n {
-            return (b, i - start);
+/// Which VGG: they differ in convolutions per block (a 2x2 pool follows each block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VggArch {
+    Vgg16,
+    Vgg19,
+}
+
+impl VggArch {
+    pub const fn blocks(self) -> [usize; 5] {
+        match self {
+            VggArch::Vgg16 => [2, 2, 3, 3, 3],
+            VggArch::Vgg19 => [2, 2, 4, 4, 4],
         }
-        start += n;
     }
-    unreachable!("conv index {i} out of range")
+
+    pub fn n_convs(self) -> usize {
+        self.blocks().iter().sum()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            VggArch::Vgg16 => "VGG16",
+            VggArch::Vgg19 => "VGG19",
+        }
+    }
+
+    /// (block, index in block) of conv `i`, both from 0.
+    fn block_of(self, i: usize) -> (usize, usize) {
+        let mut start = 0;
+        for (b, &n) in self.blocks().iter().enumerate() {
+            if i < start + n {
+                return (b, i - start);
+            }
+            start += n;
+        }
+        unreachable!("conv index {i} out of range")
+    }
+
+    /// The conv index of `layer` in this network, if it has that layer.
+    pub fn conv_index(self, layer: VggLayer) -> Option<usize> {
+        let blocks = self.blocks();
+        (layer.index < blocks[layer.block])
+            .then(|| blocks[..layer.block].iter().sum::<usize>() + layer.index)
+    }
+
+    /// The layer of conv `i` (before or after its ReLU).
+    fn layer(self, i: usize, relu: bool) -> VggLayer {
+        let (block, index) = self.block_of(i);
+        VggLayer { block, index, relu }
+    }
+
+    /// Position of conv `i` in torchvision's `features` sequence (conv, relu, ..., pool).
+    fn feature_index(self, i: usize) -> usize {
+        let (b, k) = self.block_of(i);
+        let before: usize = self.blocks()[..b].iter().map(|n| 2 * n + 1).sum();
+        before + 2 * k
+    }
+
+    fn weight_name(self, i: usize) -> String {
+        format!("features.{}.weight", self.feature_index(i))
+    }
+
+    fn conv_shape(self, i: usize) -> [usize; 4] {
+        let (b, k) = self.block_of(i);
+        let out = WIDTHS[b];
+        let inp = match (b, k) {
+            (0, 0) => 3,
+            (b, 0) => WIDTHS[b - 1],
+            _ => out,
+        };
+        [out, inp, 3, 3]
+    }
+
+    /// Floats of activation one image of `w` x `h` produces up to and including `deepest`
+    /// (each conv's output and its ReLU's), for estimating working memory. A layer this
+    /// network lacks counts as the end of its block.
+    pub fn activation_floats(self, deepest: VggLayer, w: u32, h: u32) -> u64 {
+        let blocks = self.blocks();
+        let last = blocks[..deepest.block].iter().sum::<usize>()
+            + deepest.index.min(blocks[deepest.block] - 1);
+        (0..=last)
+            .map(|i| {
+                let b = self.block_of(i).0;
+                let px = (w as u64 >> b) * (h as u64 >> b);
+                2 * self.conv_shape(i)[0] as u64 * px
+            })
+            .sum()
+    }
 }
 
-/// Position of conv `i` in torchvision's `features` sequence (conv, relu, ..., pool).
-fn feature_index(i: usize) -> usize {
-    let (b, k) = block_of(i);
-    let before: usize = BLOCKS[..b].iter().map(|n| 2 * n + 1).sum();
-    before + 2 * k
-}
-
-fn weight_name(i: usize) -> String {
-    format!("features.{}.weight", feature_index(i))
-}
-
-fn conv_shape(i: usize) -> [usize; 4] {
-    let (b, k) = block_of(i);
-    let out = WIDTHS[b];
-    let inp = match (b, k) {
-        (0, 0) => 3,
-        (b, 0) => WIDTHS[b - 1],
-        _ => out,
-    };
-    [out, inp, 3, 3]
-}
-
-/// Floats of activation one image of `w` x `h` produces up to and including conv
-/// `deepest` (each conv's output and its ReLU's), for estimating working memory.
-pub fn activation_floats(deepest: usize, w: u32, h: u32) -> u64 {
-    (0..=deepest.min(N_CONVS - 1))
-        .map(|i| {
-            let b = block_of(i).0;
-            let px = (w as u64 >> b) * (h as u64 >> b);
-            2 * conv_shape(i)[0] as u64 * px
-        })
-        .sum()
-}
-
-/// A named layer: `conv3_1` (before its ReLU) or `relu3_1` (after).
+/// A named layer: `conv3_1` (before its ReLU) or `relu3_1` (after). Names are the same in
+/// VGG16 and VGG19; whether a network has a layer is [`VggArch::conv_index`]'s answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct VggLayer {
-    /// Conv index 0..16.
-    pub conv: usize,
+    /// Block 0..5 (the number of poolings before the layer).
+    pub block: usize,
+    /// Conv in its block, from 0.
+    pub index: usize,
     pub relu: bool,
 }
 
 impl VggLayer {
     /// The block (0-based) this layer is in, which is also the number of poolings before it.
     pub fn block(&self) -> usize {
-        block_of(self.conv).0
+        self.block
     }
 
+    /// `reluB_K`, numbered from 1 as in the names.
     pub const fn relu(block: usize, k: usize) -> Self {
-        let mut start = 0;
-        let mut b = 1;
-        while b < block {
-            start += BLOCKS[b - 1];
-            b += 1;
-        }
         Self {
-            conv: start + k - 1,
+            block: block - 1,
+            index: k - 1,
             relu: true,
         }
     }
@@ -107,9 +149,8 @@ impl VggLayer {
 
 impl fmt::Display for VggLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (b, k) = block_of(self.conv);
         let kind = if self.relu { "relu" } else { "conv" };
-        write!(f, "{kind}{}_{}", b + 1, k + 1)
+        write!(f, "{kind}{}_{}", self.block + 1, self.index + 1)
     }
 }
 
@@ -118,8 +159,8 @@ impl FromStr for VggLayer {
     fn from_str(s: &str) -> Result<Self> {
         let err = || {
             AtelierError::Config(format!(
-                "'{s}' is not a VGG19 layer; use names like relu1_1, conv4_2 (blocks 1-5; \
-                 2, 2, 4, 4, 4 convs per block)"
+                "'{s}' is not a VGG layer; use names like relu1_1, conv4_2 (blocks 1-5; \
+                 2, 2, 3, 3, 3 convs per block in VGG16, 2, 2, 4, 4, 4 in VGG19)"
             ))
         };
         let (relu, rest) = if let Some(r) = s.strip_prefix("relu") {
@@ -132,11 +173,13 @@ impl FromStr for VggLayer {
         let (b, k) = rest.split_once('_').ok_or_else(err)?;
         let b: usize = b.parse().map_err(|_| err())?;
         let k: usize = k.parse().map_err(|_| err())?;
-        if !(1..=5).contains(&b) || !(1..=BLOCKS[b - 1]).contains(&k) {
+        let max = VggArch::Vgg19.blocks();
+        if !(1..=5).contains(&b) || !(1..=max[b - 1]).contains(&k) {
             return Err(err());
         }
         Ok(Self {
-            conv: BLOCKS[..b - 1].iter().sum::<usize>() + k - 1,
+            block: b - 1,
+            index: k - 1,
             relu,
         })
     }
@@ -168,7 +211,7 @@ pub enum Border {
 }
 
 #[derive(Config, Debug)]
-pub struct Vgg19Config {
+pub struct VggConfig {
     #[config(default = "Pooling::Max")]
     pub pooling: Pooling,
     #[config(default = "Border::Zero")]
@@ -177,14 +220,16 @@ pub struct Vgg19Config {
 
 /// The convolutions the weights file holds, in order.
 #[derive(Module, Debug)]
-pub struct Vgg19Convs {
+pub struct VggConvs {
     pub convs: Vec<Conv2d>,
 }
 
 #[derive(Debug)]
-pub struct Vgg19 {
-    pub net: Vgg19Convs,
-    pub config: Vgg19Config,
+pub struct Vgg {
+    pub net: VggConvs,
+    pub config: VggConfig,
+    /// The network the file holds (a prefix of it).
+    pub arch: VggArch,
     source: PathBuf,
 }
 
@@ -210,43 +255,63 @@ fn pad_circular(x: Tensor<4>) -> Tensor<4> {
     )
 }
 
-impl Vgg19Config {
-    /// Load the convolutions from a torchvision-layout file (safetensors or `.pth`). The file
-    /// may stop early, but the layers it has must be a prefix of VGG19 with the right shapes.
-    pub fn load(&self, path: &Path, device: &Device) -> Result<Vgg19> {
+/// Which network a file holds and how many of its convolutions, in order from conv1_1.
+/// The two share names up to conv3_3: the network is the one whose names run further (a
+/// file of 7 convs or fewer is the same in both; it is called VGG19).
+fn detect(file: &TensorFile) -> (VggArch, usize) {
+    let present_in = |arch: VggArch| {
+        (0..arch.n_convs())
+            .take_while(|&i| file.shape(&arch.weight_name(i)).is_some())
+            .count()
+    };
+    let (n16, n19) = (present_in(VggArch::Vgg16), present_in(VggArch::Vgg19));
+    if n16 > n19 {
+        (VggArch::Vgg16, n16)
+    } else {
+        (VggArch::Vgg19, n19)
+    }
+}
+
+/// The network in a weights file and how many convolutions it holds, from its tensor names
+/// (nothing is converted): how the weights manager picks the deepest file found.
+pub fn probe(path: &Path) -> Result<(VggArch, usize)> {
+    Ok(detect(&TensorFile::open(path)?))
+}
+
+impl VggConfig {
+    /// Load the convolutions from a torchvision-layout file (safetensors or `.pth`, f32 or
+    /// f16) holding VGG16 or VGG19. The file may stop early, but the layers it has must be a
+    /// prefix of the network with the right shapes.
+    pub fn load(&self, path: &Path, device: &Device) -> Result<Vgg> {
         let file = TensorFile::open(path)?;
         let bad = |reason: String| AtelierError::BadModel {
             path: path.to_path_buf(),
             reason,
         };
-        let present = (0..N_CONVS)
-            .take_while(|&i| file.shape(&weight_name(i)).is_some())
-            .count();
+        let (arch, present) = detect(&file);
         if present == 0 {
             return Err(bad(
-                "no VGG19 convolutions in it (expected torchvision names features.0.weight, \
+                "no VGG convolutions in it (expected torchvision names features.0.weight, \
                  features.2.weight, ...)"
                     .into(),
             ));
         }
-        if let Some(i) = (present..N_CONVS).find(|&i| file.shape(&weight_name(i)).is_some()) {
+        if let Some(i) =
+            (present..arch.n_convs()).find(|&i| file.shape(&arch.weight_name(i)).is_some())
+        {
             return Err(bad(format!(
-                "it holds {} but not {}: a VGG19 file must hold the layers in order",
-                VggLayer {
-                    conv: i,
-                    relu: false
-                },
-                VggLayer {
-                    conv: present,
-                    relu: false
-                },
+                "it holds {} but not {}: a {} file must hold the layers in order",
+                arch.layer(i, false),
+                arch.layer(present, false),
+                arch.name()
             )));
         }
         let mut convs = Vec::with_capacity(present);
         for i in 0..present {
-            let shape = conv_shape(i);
-            let w = file.read_f32(&weight_name(i), &shape)?;
-            let b = file.read_f32(&format!("features.{}.bias", feature_index(i)), &shape[..1])?;
+            let shape = arch.conv_shape(i);
+            let w = file.read_f32(&arch.weight_name(i), &shape)?;
+            let bias = format!("features.{}.bias", arch.feature_index(i));
+            let b = file.read_f32(&bias, &shape[..1])?;
             // Zero init: the file's values replace it at once, so drawing random ones
             // (20M numbers for the full network) would be wasted.
             let mut conv = Conv2dConfig::new([shape[1], shape[0]], [3, 3])
@@ -261,35 +326,38 @@ impl Vgg19Config {
             convs.push(conv);
         }
         // A fixed feature extractor: gradients flow to the input, never to the weights.
-        let net = Vgg19Convs { convs }.no_grad();
-        Ok(Vgg19 {
+        let net = VggConvs { convs }.no_grad();
+        Ok(Vgg {
             net,
             config: self.clone(),
+            arch,
             source: path.to_path_buf(),
         })
     }
 }
 
-impl Vgg19 {
+impl Vgg {
     /// Layers this file can produce (conv and relu of each conv it holds).
     pub fn available(&self) -> Vec<VggLayer> {
         (0..self.net.convs.len())
-            .flat_map(|conv| {
-                [
-                    VggLayer { conv, relu: false },
-                    VggLayer { conv, relu: true },
-                ]
-            })
+            .flat_map(|i| [self.arch.layer(i, false), self.arch.layer(i, true)])
             .collect()
     }
 
-    pub fn has(&self, layer: VggLayer) -> bool {
-        layer.conv < self.net.convs.len()
+    /// The conv index of `layer` if this file holds it.
+    fn conv_index(&self, layer: VggLayer) -> Option<usize> {
+        self.arch
+            .conv_index(layer)
+            .filter(|&i| i < self.net.convs.len())
     }
 
-    /// Whether the file holds the whole network (conv5_4).
+    pub fn has(&self, layer: VggLayer) -> bool {
+        self.conv_index(layer).is_some()
+    }
+
+    /// Whether the file holds the whole network (conv5_3 of VGG16, conv5_4 of VGG19).
     pub fn is_full(&self) -> bool {
-        self.net.convs.len() == N_CONVS
+        self.net.convs.len() == self.arch.n_convs()
     }
 
     /// The device the weights live on (load on an autodiff device to optimise images).
@@ -303,26 +371,34 @@ impl Vgg19 {
 
     /// Fail with a clear message unless every layer in `layers` is available.
     pub fn check(&self, layers: &[VggLayer]) -> Result<()> {
-        match layers.iter().find(|l| !self.has(**l)) {
-            None => Ok(()),
-            Some(l) => Err(AtelierError::BadModel {
-                path: self.source.clone(),
-                reason: format!(
-                    "layer {l} was requested but this VGG19 file stops at {}; its layers: \
-                     {}. Use the full VGG19 (--vgg or ATELIER_VGG; downloaded from the hub when \
-                     online) or choose layers from that list",
-                    VggLayer {
-                        conv: self.net.convs.len() - 1,
-                        relu: true
-                    },
-                    self.available()
-                        .iter()
-                        .map(|l| l.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            }),
-        }
+        let Some(l) = layers.iter().find(|l| !self.has(**l)) else {
+            return Ok(());
+        };
+        let name = self.arch.name();
+        let listed = self
+            .available()
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let reason = if self.arch.conv_index(*l).is_none() {
+            format!(
+                "layer {l} was requested but {name} has no such layer (its blocks hold {:?} \
+                 convs); this file's layers: {listed}",
+                self.arch.blocks()
+            )
+        } else {
+            format!(
+                "layer {l} was requested but this {name} file stops at {}; its layers: \
+                 {listed}. Use a full VGG16 or VGG19 (--vgg or ATELIER_VGG; downloaded from \
+                 the hub when online) or choose layers from that list",
+                self.arch.layer(self.net.convs.len() - 1, true),
+            )
+        };
+        Err(AtelierError::BadModel {
+            path: self.source.clone(),
+            reason,
+        })
     }
 
     /// ImageNet normalisation of RGB in [0, 1].
@@ -337,13 +413,17 @@ impl Vgg19 {
     /// [0, 1]. Runs only as deep as the deepest layer requested.
     pub fn features(&self, x: Tensor<4>, layers: &[VggLayer]) -> Result<Vec<Tensor<4>>> {
         self.check(layers)?;
-        let Some(deepest) = layers.iter().map(|l| l.conv).max() else {
+        let index: Vec<usize> = layers
+            .iter()
+            .map(|l| self.conv_index(*l).expect("checked"))
+            .collect();
+        let Some(&deepest) = index.iter().max() else {
             return Ok(Vec::new());
         };
         let mut out: Vec<Option<Tensor<4>>> = vec![None; layers.len()];
         let mut h = Self::normalize(x);
         for (i, conv) in self.net.convs.iter().enumerate().take(deepest + 1) {
-            let (b, k) = block_of(i);
+            let (b, k) = self.arch.block_of(i);
             if k == 0 && b > 0 {
                 h = self.pool(h);
             }
@@ -356,14 +436,14 @@ impl Vgg19 {
                     ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
                 ),
             };
-            for (slot, l) in out.iter_mut().zip(layers) {
-                if l.conv == i && !l.relu {
+            for ((slot, l), &at) in out.iter_mut().zip(layers).zip(&index) {
+                if at == i && !l.relu {
                     *slot = Some(pre.clone());
                 }
             }
             h = relu(pre);
-            for (slot, l) in out.iter_mut().zip(layers) {
-                if l.conv == i && l.relu {
+            for ((slot, l), &at) in out.iter_mut().zip(layers).zip(&index) {
+                if at == i && l.relu {
                     *slot = Some(h.clone());
                 }
             }
@@ -386,10 +466,16 @@ impl Vgg19 {
 /// scale), for tests that must not depend on downloaded weights.
 #[cfg(test)]
 pub fn write_random_vgg(path: &Path, n_convs: usize, seed: u64) {
+    write_random_vgg_of(VggArch::Vgg19, path, n_convs, seed)
+}
+
+/// [`write_random_vgg`] for either network.
+#[cfg(test)]
+pub fn write_random_vgg_of(arch: VggArch, path: &Path, n_convs: usize, seed: u64) {
     let mut rng = crate::util::rng::SeededRng::new(seed);
     let mut tensors = Vec::new();
     for i in 0..n_convs {
-        let shape = conv_shape(i);
+        let shape = arch.conv_shape(i);
         let fan_in = (shape[1] * 9) as f32;
         let w: Vec<f32> = rng
             .normal_vec(shape.iter().product())
@@ -402,12 +488,12 @@ pub fn write_random_vgg(path: &Path, n_convs: usize, seed: u64) {
             .map(|v| v * 0.01)
             .collect();
         tensors.push((
-            format!("features.{}.weight", feature_index(i)),
+            format!("features.{}.weight", arch.feature_index(i)),
             shape.to_vec(),
             w,
         ));
         tensors.push((
-            format!("features.{}.bias", feature_index(i)),
+            format!("features.{}.bias", arch.feature_index(i)),
             vec![shape[0]],
             b,
         ));
@@ -436,7 +522,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vgg.safetensors");
         write_random_vgg(&path, 3, 1);
-        let vgg = Vgg19Config::new().load(&path, &Device::flex()).unwrap();
+        let vgg = VggConfig::new().load(&path, &Device::flex()).unwrap();
         assert_eq!(vgg.net.convs.len(), 3);
         assert!(vgg.has("relu2_1".parse().unwrap()) && !vgg.is_full());
         let x = Tensor::<4>::zeros([1, 3, 16, 16], &Device::flex());
@@ -463,9 +549,9 @@ mod tests {
         let path = dir.path().join("vgg.safetensors");
         write_random_vgg(&path, 3, 2);
         let d = Device::flex();
-        let mut vgg = Vgg19Config::new().load(&path, &d).unwrap();
+        let mut vgg = VggConfig::new().load(&path, &d).unwrap();
         // Poison conv2_1: a request that stops before it must not touch it.
-        let shape = conv_shape(2);
+        let shape = VggArch::Vgg19.conv_shape(2);
         vgg.net.convs[2].weight = Param::from_tensor(Tensor::full(shape, f32::NAN, &d));
         let x = Tensor::<4>::random([1, 3, 8, 8], burn::tensor::Distribution::Default, &d);
         let finite = |layer: &str| {
@@ -477,7 +563,7 @@ mod tests {
 
         // Average pooling: conv2_1's input is the 2x2 mean of relu1_2, max pooling its max.
         let pool_in = |pooling: Pooling| {
-            let v = Vgg19Config::new()
+            let v = VggConfig::new()
                 .with_pooling(pooling)
                 .load(&path, &d)
                 .unwrap();
@@ -513,7 +599,7 @@ mod tests {
                 .enumerate()
                 .all(|(i, &v)| (v - ((i % 17) as f32 / 17.0 - 0.5)).abs() < 1e-6)
         );
-        let vgg = Vgg19Config::new().load(&path, &Device::flex()).unwrap();
+        let vgg = VggConfig::new().load(&path, &Device::flex()).unwrap();
         assert_eq!(vgg.net.convs.len(), 1);
         let b = vgg.net.convs[0]
             .bias
@@ -537,7 +623,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let junk = dir.path().join("junk.safetensors");
         std::fs::write(&junk, b"definitely not weights").unwrap();
-        let err = Vgg19Config::new()
+        let err = VggConfig::new()
             .load(&junk, &Device::flex())
             .unwrap_err()
             .to_string();
@@ -548,33 +634,98 @@ mod tests {
         let view =
             safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4], &data).unwrap();
         safetensors::serialize_to_file(vec![("fc.weight", view)], None, &other).unwrap();
-        let err = Vgg19Config::new()
+        let err = VggConfig::new()
             .load(&other, &Device::flex())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("no VGG19 convolutions"), "{err}");
+        assert!(err.contains("no VGG convolutions"), "{err}");
     }
 
     #[test]
     fn layer_names_round_trip_and_map_to_torchvision_indices() {
-        for conv in 0..N_CONVS {
-            for relu in [false, true] {
-                let l = VggLayer { conv, relu };
-                assert_eq!(l.to_string().parse::<VggLayer>().unwrap(), l);
+        for arch in [VggArch::Vgg16, VggArch::Vgg19] {
+            for i in 0..arch.n_convs() {
+                for relu in [false, true] {
+                    let l = arch.layer(i, relu);
+                    assert_eq!(l.to_string().parse::<VggLayer>().unwrap(), l);
+                    assert_eq!(arch.conv_index(l), Some(i));
+                }
             }
         }
-        let idx = |s: &str| feature_index(s.parse::<VggLayer>().unwrap().conv);
-        assert_eq!(idx("conv1_1"), 0);
-        assert_eq!(idx("conv2_1"), 5);
-        assert_eq!(idx("conv3_4"), 16);
-        assert_eq!(idx("conv4_1"), 19);
-        assert_eq!(idx("conv4_2"), 21);
-        assert_eq!(idx("conv5_1"), 28);
-        assert_eq!(idx("conv5_4"), 34);
+        let idx = |arch: VggArch, s: &str| {
+            arch.conv_index(s.parse().unwrap())
+                .map(|i| arch.feature_index(i))
+        };
+        let v19 = VggArch::Vgg19;
+        assert_eq!(idx(v19, "conv1_1"), Some(0));
+        assert_eq!(idx(v19, "conv2_1"), Some(5));
+        assert_eq!(idx(v19, "conv3_4"), Some(16));
+        assert_eq!(idx(v19, "conv4_1"), Some(19));
+        assert_eq!(idx(v19, "conv4_2"), Some(21));
+        assert_eq!(idx(v19, "conv5_1"), Some(28));
+        assert_eq!(idx(v19, "conv5_4"), Some(34));
+        // torchvision's VGG16: features.17 is conv4_1, features.28 conv5_3.
+        let v16 = VggArch::Vgg16;
+        assert_eq!(idx(v16, "conv3_3"), Some(14));
+        assert_eq!(idx(v16, "conv4_1"), Some(17));
+        assert_eq!(idx(v16, "relu4_3"), Some(21));
+        assert_eq!(idx(v16, "conv5_3"), Some(28));
+        assert_eq!(idx(v16, "conv3_4"), None);
         assert_eq!(VggLayer::relu(4, 2), "relu4_2".parse().unwrap());
         assert!("relu2_3".parse::<VggLayer>().is_err());
         assert!("pool1".parse::<VggLayer>().is_err());
-        assert_eq!(conv_shape(8), [512, 256, 3, 3]);
+        assert_eq!(v19.conv_shape(8), [512, 256, 3, 3]);
+        assert_eq!(v16.conv_shape(7), [512, 256, 3, 3]);
+    }
+
+    #[test]
+    fn vgg16_files_are_told_from_vgg19_and_name_what_they_lack() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vgg16.safetensors");
+        write_random_vgg_of(VggArch::Vgg16, &path, 9, 4);
+        let vgg = VggConfig::new().load(&path, &Device::flex()).unwrap();
+        assert_eq!(vgg.arch, VggArch::Vgg16);
+        assert_eq!(vgg.net.convs.len(), 9);
+        assert!(vgg.has("relu4_2".parse().unwrap()) && !vgg.has("relu4_3".parse().unwrap()));
+        let x = Tensor::<4>::zeros([1, 3, 32, 32], &Device::flex());
+        let f = vgg
+            .features(x.clone(), &["relu4_2".parse().unwrap()])
+            .unwrap();
+        assert_eq!(f[0].dims(), [1, 512, 4, 4]);
+        // A layer VGG16 does not have at all, and one this file stops before.
+        let err = vgg
+            .check(&["relu3_4".parse().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("VGG16 has no such layer"), "{err}");
+        let err = vgg
+            .check(&["relu5_1".parse().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("stops at relu4_2"), "{err}");
+        // A VGG19 prefix past conv3_3 is VGG19.
+        let p19 = dir.path().join("vgg19.safetensors");
+        write_random_vgg(&p19, 8, 5);
+        let v19 = VggConfig::new().load(&p19, &Device::flex()).unwrap();
+        assert_eq!(v19.arch, VggArch::Vgg19);
+        let err = v19
+            .check(&["relu4_2".parse().unwrap()])
+            .unwrap_err()
+            .to_string();
+        for part in [
+            "relu4_2",
+            "vgg19.safetensors",
+            "stops at relu3_4",
+            "relu3_4",
+        ] {
+            assert!(err.contains(part), "'{part}' missing from: {err}");
+        }
+        // Memory estimates follow the network: VGG16 has fewer convs to relu4_3.
+        let deep = VggLayer::relu(4, 3);
+        assert!(
+            VggArch::Vgg16.activation_floats(deep, 64, 64)
+                < VggArch::Vgg19.activation_floats(deep, 64, 64)
+        );
     }
 
     #[test]
