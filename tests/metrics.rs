@@ -186,6 +186,11 @@ fn eval_pair_scores_matched_folders_and_reports_unmatched_names() {
     let same = eval_json(&["pair", "--ref", p(&r), "--out", p(&r)]);
     assert!((same["ssim"].as_f64().unwrap() - 1.0).abs() < 1e-12);
     assert_eq!(same["psnr_db"], "inf");
+    // LPIPS, when its weights are here: positive for the shifted outputs, 0 for the same.
+    if common::shared_data("weights/lpips-vgg16-lin.safetensors").is_some() {
+        assert!(v["lpips"].as_f64().unwrap() > 0.0, "{v}");
+        assert!(same["lpips"].as_f64().unwrap().abs() < 1e-9, "{same}");
+    }
     // Without --json: a table with the same numbers.
     let table = ok(&atelier(&["eval", "pair", "--ref", p(&r), "--out", p(&o)]));
     assert!(
@@ -270,6 +275,7 @@ fn eval_style_scores_content_kept_and_style_matched() {
         "{photo}"
     );
     assert_eq!(photo["vgg_layers"], "relu1_1,relu2_1,relu3_1");
+    assert_eq!(photo["content_metric"], "lpips", "{photo}");
     // "Stylised" = the style images themselves under the content names: style distance
     // drops, content distance rises.
     small(
@@ -293,4 +299,46 @@ fn eval_style_scores_content_kept_and_style_matched() {
     );
     let want = (1.0 + f(&painting, "content_distance")) * (1.0 + f(&painting, "fid_to_style"));
     assert!((f(&painting, "art_fid") - want).abs() < 1e-6 * want);
+}
+
+/// LPIPS v0.1 (VGG16 + the official linear layers) reproduces the distances PyTorch
+/// computed for the LPIPS repository's example images, and is 0 between an image and itself.
+#[test]
+fn lpips_matches_the_golden_distances() {
+    let (Some(golden), Some(vgg16), Some(lin)) = (
+        common::shared_data("weights/lpips-golden"),
+        common::shared_data("weights/vgg16-imagenet.safetensors"),
+        common::shared_data("weights/lpips-vgg16-lin.safetensors"),
+    ) else {
+        return;
+    };
+    let device = burn::prelude::Device::flex();
+    let lpips = atelier::metrics::lpips::Lpips::load(&vgg16, &lin, &device).unwrap();
+    let spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(golden.join("lpips-golden.json")).unwrap()).unwrap();
+    let img = |name: &str| image::open(golden.join(name)).unwrap().to_rgb8();
+    let pairs = spec["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 2);
+    for pair in pairs {
+        let (a, b) = (
+            img(pair["a"].as_str().unwrap()),
+            img(pair["b"].as_str().unwrap()),
+        );
+        let want = pair["lpips"].as_f64().unwrap();
+        let got = lpips.distance(&a, &b).unwrap();
+        eprintln!("LPIPS {}: {got:.7} (golden {want:.7})", pair["b"]);
+        assert!((got - want).abs() < 1e-4, "{}: {got} vs {want}", pair["b"]);
+        assert!(lpips.distance(&a, &a).unwrap().abs() < 1e-9);
+    }
+    // The truncated VGG19 is no LPIPS backbone; a size mismatch is an error.
+    if let Some(v19) = common::shared_data("weights/vgg19-imagenet-conv1_1-to-conv3_4.safetensors")
+    {
+        let err = atelier::metrics::lpips::Lpips::load(&v19, &lin, &device)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("needs VGG16"), "{err}");
+    }
+    let small = image::RgbImage::new(32, 32);
+    assert!(lpips.distance(&img("ex_ref.png"), &small).is_err());
 }

@@ -15,7 +15,7 @@ pub enum EvalCommand {
     Fid(Printed<DistanceOptions>),
     /// Kernel Inception Distance, mean ± std over subsets (lower is better).
     Kid(Printed<DistanceOptions>),
-    /// SSIM, PSNR and L1 between images matched by name (restoration, translation).
+    /// SSIM, PSNR, L1 and LPIPS between images matched by name (restoration, translation).
     Pair(Printed<PairOptions>),
     /// Style transfer: content kept, style matched, and an ArtFID-like score.
     Style(Printed<StyleOptions>),
@@ -57,7 +57,7 @@ pub fn run(cmd: EvalCommand, device: DeviceChoice) -> anyhow::Result<()> {
     match cmd {
         EvalCommand::Fid(a) => report(&fid(&a.options, &select(device)?)?, a.json),
         EvalCommand::Kid(a) => report(&kernel_distance(&a.options, &select(device)?)?, a.json),
-        EvalCommand::Pair(a) => report(&pair_scores(&a.options)?, a.json),
+        EvalCommand::Pair(a) => report(&pair_scores(&a.options, &select(device)?)?, a.json),
         EvalCommand::Style(a) => {
             let r = style_scores(&a.options, &select(device)?)?;
             if r.fid_to_style.is_none() && !a.json {

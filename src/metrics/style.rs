@@ -1,8 +1,9 @@
 //! Style-transfer scores: how much content a stylised image kept (VGG perceptual distance
 //! to its content photo), how close its style is (Gram distance to the style images), and an
 //! ArtFID-like summary (Wright & Ommer 2022): (1 + content distance) × (1 + FID to the
-//! style set). ArtFID proper uses LPIPS for the content term; LPIPS's learned weights are
-//! not available offline, so the content term here is LPIPS's unweighted form on VGG19.
+//! style set). ArtFID uses LPIPS for the content term (`tasks::evaluate::style_scores` does,
+//! with [`super::lpips`]); [`perceptual_distance`] is LPIPS's unweighted form on any VGG, the
+//! fallback when LPIPS's weights are not found.
 
 use burn::prelude::*;
 use image::RgbImage;
@@ -38,10 +39,7 @@ pub fn perceptual_distance(vgg: &Vgg, a: &RgbImage, b: &RgbImage) -> Result<f64>
     };
     let fa = vgg.features(image_to_tensor(a, Range::Unit, &device), &layers)?;
     let fb = vgg.features(image_to_tensor(&b, Range::Unit, &device), &layers)?;
-    let unit = |f: Tensor<4>| {
-        let norm = (f.clone() * f.clone()).sum_dim(1).sqrt() + 1e-10;
-        f / norm
-    };
+    let unit = super::lpips::unit_normalize;
     let mut total = 0.0;
     for (x, y) in fa.into_iter().zip(fb) {
         let d = unit(x) - unit(y);

@@ -17,6 +17,7 @@ use crate::imaging::{LoadOptions, load_rgb};
 use crate::metrics::features::{FeatureExtractor, locate_weights};
 use crate::metrics::fid::{FeatureStats, frechet_distance};
 use crate::metrics::kid::kid;
+use crate::metrics::lpips::Lpips;
 use crate::metrics::paired::score_pairs;
 use crate::metrics::style::{
     art_fid, gram_distance, perceptual_distance, score_layers, style_grams,
@@ -117,6 +118,9 @@ pub struct PairReport {
     pub psnr_db: f64,
     pub l1: f64,
     pub identical: usize,
+    /// Mean LPIPS (v0.1, VGG16); `null` when its weights cannot be found (said on stderr)
+    /// or an image is smaller than 16 px.
+    pub lpips: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -124,7 +128,10 @@ pub struct StyleReport {
     pub metric: &'static str,
     pub n: usize,
     pub n_style: usize,
+    /// LPIPS to the content photo (or, without its weights, its unweighted form).
     pub content_distance: f64,
+    /// Which distance `content_distance` is: `lpips` or `vgg-unweighted`.
+    pub content_metric: &'static str,
     pub gram_distance: f64,
     /// FID between the stylised images and the style set: needs two of each.
     pub fid_to_style: Option<f64>,
@@ -139,6 +146,15 @@ fn number_or_words<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Erro
     } else {
         s.serialize_str("inf")
     }
+}
+
+/// `img` at `like`'s size (Lanczos), or a copy when the sizes already agree.
+fn resized_like(img: &RgbImage, like: &RgbImage) -> RgbImage {
+    if img.dimensions() == like.dimensions() {
+        return img.clone();
+    }
+    let (w, h) = like.dimensions();
+    image::imageops::resize(img, w, h, image::imageops::FilterType::Lanczos3)
 }
 
 fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<RgbImage>> {
@@ -216,8 +232,8 @@ pub fn kernel_distance(opts: &DistanceOptions, device: &Device) -> anyhow::Resul
     })
 }
 
-/// SSIM, PSNR and L1 between outputs and the references they are named after.
-pub fn pair_scores(opts: &PairOptions) -> anyhow::Result<PairReport> {
+/// SSIM, PSNR, L1 and LPIPS between outputs and the references they are named after.
+pub fn pair_scores(opts: &PairOptions, device: &Device) -> anyhow::Result<PairReport> {
     let pairs = match_by_name(&opts.reference, &opts.out)?;
     let mut images = Vec::with_capacity(pairs.len());
     for (r, o) in &pairs {
@@ -236,6 +252,7 @@ pub fn pair_scores(opts: &PairOptions) -> anyhow::Result<PairReport> {
         images.push((ri, oi));
     }
     let s = score_pairs(&images)?;
+    let lpips = mean_lpips(&images, device);
     Ok(PairReport {
         metric: "pair",
         n: s.n,
@@ -243,7 +260,23 @@ pub fn pair_scores(opts: &PairOptions) -> anyhow::Result<PairReport> {
         psnr_db: s.psnr,
         l1: s.l1,
         identical: s.identical,
+        lpips,
     })
+}
+
+/// Mean LPIPS over the pairs, or `None` (with a warning saying why) when the weights are
+/// not found or an image is too small: the other scores still stand.
+fn mean_lpips(pairs: &[(RgbImage, RgbImage)], device: &Device) -> Option<f64> {
+    let result = Lpips::locate(None, None, device).and_then(|lpips| {
+        let mut total = 0.0;
+        for (r, o) in pairs {
+            total += lpips.distance(r, o)?;
+        }
+        Ok(total / pairs.len().max(1) as f64)
+    });
+    result
+        .map_err(|e| tracing::warn!("LPIPS left out: {e}"))
+        .ok()
 }
 
 /// Content kept (VGG distance to the content photo), style matched (Gram distance to the
@@ -261,6 +294,11 @@ pub fn style_scores(opts: &StyleOptions, device: &Device) -> anyhow::Result<Styl
     };
     let styles = load_all(&style_files)?;
     let vgg = VggConfig::new().load(&locate_vgg(opts.vgg.as_deref())?, device)?;
+    // Content kept is LPIPS (as ArtFID defines it) when its weights are found, else
+    // LPIPS's unweighted form on the loaded VGG.
+    let lpips = Lpips::locate(None, None, device)
+        .map_err(|e| tracing::warn!("content distance without LPIPS weights: {e}"))
+        .ok();
     let (mut content_d, mut gram_d) = (0.0, 0.0);
     let mut stylized = Vec::with_capacity(pairs.len());
     // The style set's Gram matrices depend only on the size they are taken at: usually one
@@ -271,7 +309,10 @@ pub fn style_scores(opts: &StyleOptions, device: &Device) -> anyhow::Result<Styl
             load_rgb(c, &LoadOptions::default())?,
             load_rgb(s, &LoadOptions::default())?,
         );
-        content_d += perceptual_distance(&vgg, &si, &ci)?;
+        content_d += match &lpips {
+            Some(l) => l.distance(&si, &resized_like(&ci, &si))?,
+            None => perceptual_distance(&vgg, &si, &ci)?,
+        };
         let long = si.width().max(si.height());
         let grams = match grams_at.entry(long) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -298,6 +339,11 @@ pub fn style_scores(opts: &StyleOptions, device: &Device) -> anyhow::Result<Styl
         n: pairs.len(),
         n_style: styles.len(),
         content_distance: content_d,
+        content_metric: if lpips.is_some() {
+            "lpips"
+        } else {
+            "vgg-unweighted"
+        },
         gram_distance: gram_d,
         fid_to_style: fid,
         art_fid: fid.map(|f| art_fid(content_d, f)),

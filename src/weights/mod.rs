@@ -53,6 +53,19 @@ pub const VGG16: Pretrained = Pretrained {
     companions: &[],
 };
 
+/// LPIPS v0.1's linear layers for VGG16 (the official `weights/v0.1/vgg.pth` as
+/// safetensors). No public hub repository is known, so downloads need
+/// `ATELIER_LPIPS_REPO`.
+pub const LPIPS_VGG16_LIN: Pretrained = Pretrained {
+    name: "LPIPS linear layers (VGG16, v0.1)",
+    flag: "--lpips",
+    env: "ATELIER_LPIPS",
+    shared_file: "lpips-vgg16-lin.safetensors",
+    hub_repo: None,
+    hub_file: "lpips-vgg16-lin.safetensors",
+    companions: &[],
+};
+
 /// The VGG feature network to use: the file given (`--vgg`, else `$ATELIER_VGG`), else the
 /// deepest network found locally among VGG19's and VGG16's places (hub cache, shared data,
 /// `$ATELIER_VGG16`), so the classic deep style layers are used whenever some file has
