@@ -7,12 +7,10 @@ use std::path::Path;
 
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
-use half::f16;
-use safetensors::tensor::{Dtype, TensorView};
 
 use crate::error::{AtelierError, Result};
 use crate::util::atomic::write_atomic;
-use crate::weights::tensor_file::view_to_f32;
+use crate::weights::tensor_file::{StoreAs, encode_safetensors, view_to_f32};
 
 const KIND_KEY: &str = "atelier.kind";
 const CONFIG_KEY: &str = "atelier.config";
@@ -181,32 +179,6 @@ pub fn load_into<M: Module>(
 
 /// Save `module` with `meta` as f16 safetensors, atomically.
 pub fn save_model<M: Module>(module: &M, meta: &ModelMeta, path: &Path) -> Result<()> {
-    let named = named_tensors(module);
-    let mut bufs: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    for (name, data) in named {
-        let shape = data.shape().to_vec();
-        let values: Vec<f32> =
-            data.convert::<f32>()
-                .try_to_vec::<f32>()
-                .map_err(|e| AtelierError::Write {
-                    path: path.to_path_buf(),
-                    reason: format!("{e:?}"),
-                })?;
-        let bytes: Vec<u8> = values
-            .iter()
-            .flat_map(|v| f16::from_f32(*v).to_le_bytes())
-            .collect();
-        bufs.push((name, shape, bytes));
-    }
-    let views: Vec<(String, TensorView)> = bufs
-        .iter()
-        .map(|(n, s, b)| {
-            (
-                n.clone(),
-                TensorView::new(Dtype::F16, s.clone(), b).expect("valid view"),
-            )
-        })
-        .collect();
     let mut md = HashMap::new();
     md.insert(KIND_KEY.to_string(), meta.kind.clone());
     md.insert(CONFIG_KEY.to_string(), meta.config_json.clone());
@@ -217,10 +189,13 @@ pub fn save_model<M: Module>(module: &M, meta: &ModelMeta, path: &Path) -> Resul
     if let Some(cmd) = &meta.trained_with {
         md.insert(COMMAND_KEY.to_string(), cmd.clone());
     }
-    let bytes = safetensors::serialize(views, Some(md)).map_err(|e| AtelierError::Write {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let bytes =
+        encode_safetensors(&named_tensors(module), StoreAs::F16, Some(md)).map_err(|reason| {
+            AtelierError::Write {
+                path: path.to_path_buf(),
+                reason,
+            }
+        })?;
     write_atomic(path, &bytes)
 }
 

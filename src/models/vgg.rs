@@ -487,30 +487,20 @@ pub fn write_random_vgg_of(arch: VggArch, path: &Path, n_convs: usize, seed: u64
             .into_iter()
             .map(|v| v * 0.01)
             .collect();
+        let at = arch.feature_index(i);
+        tensors.push((format!("features.{at}.weight"), TensorData::new(w, shape)));
         tensors.push((
-            format!("features.{}.weight", arch.feature_index(i)),
-            shape.to_vec(),
-            w,
-        ));
-        tensors.push((
-            format!("features.{}.bias", arch.feature_index(i)),
-            vec![shape[0]],
-            b,
+            format!("features.{at}.bias"),
+            TensorData::new(b, [shape[0]]),
         ));
     }
-    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
-        .into_iter()
-        .map(|(n, s, v)| (n, s, v.iter().flat_map(|x| x.to_le_bytes()).collect()))
-        .collect();
-    let views: Vec<(String, safetensors::tensor::TensorView)> = bytes
-        .iter()
-        .map(|(n, s, b)| {
-            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
-                .expect("valid view");
-            (n.clone(), view)
-        })
-        .collect();
-    safetensors::serialize_to_file(views, None, path).expect("write test weights");
+    let bytes = crate::weights::tensor_file::encode_safetensors(
+        &tensors,
+        crate::weights::tensor_file::StoreAs::F32,
+        None,
+    )
+    .expect("test weights encode");
+    std::fs::write(path, bytes).expect("write test weights");
 }
 
 #[cfg(test)]

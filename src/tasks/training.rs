@@ -7,7 +7,7 @@
 //! `--resume`, and what a library caller (the studio) fills in, so the three cannot drift.
 //! [`from_flags`] builds them from flag lists, defaults included.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
@@ -84,9 +84,15 @@ impl Launch {
         settings: &T,
         steps: u64,
     ) -> anyhow::Result<RunOptions> {
-        let mut settings = settings.clone();
-        let progress = !settings.run_flags().quiet;
-        let on_start = prepare_run_dir(&self.run_dir, &settings, steps, self.resume)?;
+        // What `--resume` will read: the total steps made explicit, no --resume/--overwrite.
+        let mut saved = settings.clone();
+        let flags = saved.run_flags();
+        let (progress, overwrite) = (!flags.quiet, flags.overwrite);
+        flags.steps = Some(steps);
+        flags.resume = None;
+        flags.overwrite = false;
+        let json = serde_json::to_vec_pretty(&saved)?;
+        let on_start = prepare(&self.run_dir, self.resume, overwrite, json)?;
         Ok(RunOptions {
             run_dir: self.run_dir.clone(),
             resume: self.resume,
@@ -177,25 +183,6 @@ pub fn resolve<T: RunArgs>(mut args: T) -> anyhow::Result<(T, PathBuf, bool)> {
             Ok((args, out, false))
         }
     }
-}
-
-/// Check the run directory before any work (see [`crate::train::run_dir::prepare`]) and
-/// return what records the settings to resume with (the total steps made explicit, no
-/// --resume) once training has really started.
-fn prepare_run_dir<T: RunArgs + Clone>(
-    run_dir: &Path,
-    args: &T,
-    steps: u64,
-    resume: bool,
-) -> anyhow::Result<Box<dyn Fn() -> crate::Result<()>>> {
-    let mut saved = args.clone();
-    let flags = saved.run_flags();
-    let overwrite = flags.overwrite;
-    flags.steps = Some(steps);
-    flags.resume = None;
-    flags.overwrite = false;
-    let json = serde_json::to_vec_pretty(&saved)?;
-    Ok(prepare(run_dir, resume, overwrite, json)?)
 }
 
 #[cfg(test)]

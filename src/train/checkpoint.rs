@@ -20,39 +20,19 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, TensorData};
-use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AtelierError, Result};
 use crate::util::atomic::write_atomic;
 use crate::util::rng::RngState;
-use crate::weights::tensor_file::view_to_f32;
+use crate::weights::tensor_file::{StoreAs, encode_safetensors, view_to_f32};
 
 const LATEST: &str = "latest";
 const RECIPE_STATE: &str = "recipe.safetensors";
 
 /// f32 safetensors bytes of named tensors (lossless, unlike the f16 model files).
 fn tensors_to_bytes(tensors: &[(String, TensorData)], path: &Path) -> Result<Vec<u8>> {
-    let bufs: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
-        .iter()
-        .map(|(n, d)| {
-            let v = d
-                .clone()
-                .convert::<f32>()
-                .try_to_vec::<f32>()
-                .map_err(|e| ckpt_err(path, format!("{e:?}")))?;
-            let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-            Ok((n.clone(), d.shape().to_vec(), bytes))
-        })
-        .collect::<Result<_>>()?;
-    let views: Vec<(String, TensorView)> = bufs
-        .iter()
-        .map(|(n, s, b)| {
-            let view = TensorView::new(Dtype::F32, s.clone(), b).map_err(|e| ckpt_err(path, e))?;
-            Ok((n.clone(), view))
-        })
-        .collect::<Result<_>>()?;
-    safetensors::serialize(views, None).map_err(|e| ckpt_err(path, e))
+    encode_safetensors(tensors, StoreAs::F32, None).map_err(|e| ckpt_err(path, e))
 }
 
 fn tensors_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<(String, TensorData)>> {

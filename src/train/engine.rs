@@ -204,16 +204,14 @@ where
             for (k, t) in report.scores {
                 values.push((k.to_string(), t.into_scalar::<f32>() as f64));
             }
+            // The bar shows losses and scores; the log row adds the learning rates.
+            let shown: Vec<String> = values.iter().map(|(k, v)| format!("{k} {v:.3}")).collect();
+            values.extend(report.lrs.iter().map(|&(k, v)| (k.to_string(), v)));
             let row = MetricRow {
                 step: state.step,
-                values: values
-                    .iter()
-                    .cloned()
-                    .chain(report.lrs.iter().map(|&(k, v)| (k.to_string(), v)))
-                    .collect(),
+                values: values.into_iter().collect(),
                 images_per_sec: window_images as f64 / secs,
             };
-            let shown: Vec<String> = values.iter().map(|(k, v)| format!("{k} {v:.3}")).collect();
             bar.set_message(format!(
                 "{}  {:.1} img/s",
                 shown.join("  "),

@@ -65,6 +65,12 @@ pub fn adam(betas: (f32, f32)) -> ModuleOptimizer {
         .init()
 }
 
+/// One optimiser update of `net` down the gradient of `loss`.
+fn descend<M: Module>(opt: &mut ModuleOptimizer, lr: f64, net: M, loss: &Tensor<1>) -> M {
+    let grads = GradientsParams::from_grads(loss.backward(), &net);
+    opt.step(lr, net, grads)
+}
+
 /// One GAN training step: `n_critic` discriminator updates, each on a fresh batch, then one
 /// generator update on the last batch. Returns the updated networks and the last losses.
 #[allow(clippy::too_many_arguments)]
@@ -83,14 +89,12 @@ pub fn gan_step<R: GanRecipe>(
     for _ in 0..n_critic.max(1) {
         let b = next_batch();
         let out = recipe.d_step(&g, &d, &b, rng);
-        let grads = GradientsParams::from_grads(out.loss.backward(), &d);
-        d = opt_d.step(lr_d, d, grads);
+        d = descend(opt_d, lr_d, d, &out.loss);
         last = Some((out, b));
     }
     let (d_out, batch) = last.expect("at least one critic step");
     let g_out = recipe.g_step(&g, &d, &batch, rng);
-    let grads = GradientsParams::from_grads(g_out.loss.backward(), &g);
-    let g = opt_g.step(lr_g, g, grads);
+    let g = descend(opt_g, lr_g, g, &g_out.loss);
     (g, d, d_out, g_out)
 }
 
@@ -233,11 +237,9 @@ impl<R: SingleRecipe> StepStrategy for SingleStep<'_, R> {
         let lr = self.cfg.lr * lr_factor;
         let batch = next_batch();
         let out = self.recipe.loss(&self.net, &batch, rng);
-        let loss = out.loss.clone().detach();
-        let grads = GradientsParams::from_grads(out.loss.backward(), &self.net);
-        self.net = self.opt.step(lr, self.net, grads);
+        self.net = descend(&mut self.opt, lr, self.net, &out.loss);
         let report = StepReport {
-            losses: vec![("loss", scalar(loss))],
+            losses: vec![("loss", scalar(out.loss))],
             scores: vec![],
             lrs: vec![("lr", lr)],
             batches: 1,

@@ -56,6 +56,54 @@ pub fn view_to_f32(
     })
 }
 
+/// How [`encode_safetensors`] stores float values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreAs {
+    /// Lossless (checkpoints, test weights).
+    F32,
+    /// Half the size (shipped model files).
+    F16,
+}
+
+/// Named float tensors as safetensors bytes, values stored as `store`, with optional
+/// metadata. The one safetensors encoder in the crate (model files, checkpoints, test
+/// weights), as [`view_to_f32`] is the one decoder.
+pub fn encode_safetensors(
+    tensors: &[(String, burn::tensor::TensorData)],
+    store: StoreAs,
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> std::result::Result<Vec<u8>, String> {
+    let mut bufs = Vec::with_capacity(tensors.len());
+    for (name, data) in tensors {
+        let values = data
+            .clone()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| format!("tensor '{name}': {e:?}"))?;
+        let bytes: Vec<u8> = match store {
+            StoreAs::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            StoreAs::F16 => values
+                .iter()
+                .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+                .collect(),
+        };
+        bufs.push((name, data.shape().to_vec(), bytes));
+    }
+    let dtype = match store {
+        StoreAs::F32 => safetensors::Dtype::F32,
+        StoreAs::F16 => safetensors::Dtype::F16,
+    };
+    let views = bufs
+        .iter()
+        .map(|(n, s, b)| {
+            let view = safetensors::tensor::TensorView::new(dtype, s.clone(), b)
+                .map_err(|e| e.to_string())?;
+            Ok((n.as_str(), view))
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    safetensors::serialize(views, metadata).map_err(|e| e.to_string())
+}
+
 impl TensorFile {
     /// Open `path`, telling the format from its first bytes: a ZIP (`PK`) or pickle (0x80)
     /// start is a PyTorch file, anything else must be safetensors.
