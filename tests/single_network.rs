@@ -111,7 +111,6 @@ fn train(run_dir: &Path, resume: bool, stop_after: Option<u64>) -> TrainOutcome 
     .unwrap()
 }
 
-#[test]
 fn one_network_learns_through_the_engine_and_resumes_exactly() {
     let tmp = tempfile::tempdir().unwrap();
     let straight = train(&tmp.path().join("straight"), false, None);
@@ -152,4 +151,28 @@ fn one_network_learns_through_the_engine_and_resumes_exactly() {
         assert_eq!(x.0, y.0);
         assert!((x.1 - y.1).abs() < 1e-6, "step {}: {} vs {}", x.0, x.1, y.1);
     }
+}
+
+/// A checkpoint written before checkpoints carried a manifest (the same part files, no
+/// `manifest.json`) still resumes, and exactly.
+fn a_checkpoint_without_a_manifest_still_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let straight = train(&tmp.path().join("straight"), false, None);
+    let old = tmp.path().join("old");
+    train(&old, false, Some(30));
+    let ckpt = old.join("checkpoints/step-00000030");
+    std::fs::remove_file(ckpt.join("manifest.json")).unwrap();
+    let resumed = train(&old, true, None);
+    assert_eq!(resumed.losses.first().unwrap().0, 31);
+    for (x, y) in straight.losses[30..].iter().zip(&resumed.losses) {
+        assert!((x.1 - y.1).abs() < 1e-6, "step {}: {} vs {}", x.0, x.1, y.1);
+    }
+}
+
+/// One test, so the scenarios run one after another: weight initialisation seeds burn's
+/// device RNG, which is shared by every thread of the test binary.
+#[test]
+fn single_network_scenarios() {
+    one_network_learns_through_the_engine_and_resumes_exactly();
+    a_checkpoint_without_a_manifest_still_resumes_exactly();
 }
