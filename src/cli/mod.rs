@@ -44,6 +44,8 @@ pub enum Command {
     Interpolate(generate::InterpolateArgs),
     /// Style transfer: make CONTENT look painted in the style of --style.
     Stylize(stylize::StylizeArgs),
+    /// List the built-in styles of `stylize --method fast` (or those of --model).
+    Styles(stylize::StylesArgs),
     /// Texture synthesis from an exemplar image, optionally tileable.
     Texture(texture::TextureArgs),
     /// Translate images with a model from `train translate`, at their own resolution.
@@ -90,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(a) => generate::run_generate(a, cli.device),
         Command::Interpolate(a) => generate::run_interpolate(a, cli.device),
         Command::Stylize(a) => stylize::run(a, cli.device),
+        Command::Styles(a) => stylize::run_styles(a, cli.device),
         Command::Texture(a) => texture::run(a, cli.device),
         Command::Translate(a) => translate::run(a, cli.device),
         Command::Eval(e) => eval::run(e, cli.device),

@@ -1,4 +1,5 @@
-//! `atelier stylize`: style transfer by optimisation. Also holds the progress observer
+//! `atelier stylize`: fast (a style network) or by optimisation (Gatys), and `atelier
+//! styles`, the built-in styles. Also holds the progress observer
 //! that every VGG image optimisation shows (`atelier texture` uses it too).
 
 use std::path::{Path, PathBuf};
@@ -8,8 +9,11 @@ use clap::Args;
 use indicatif::ProgressBar;
 
 use crate::device::{DeviceChoice, select};
+use crate::imaging::io::resize_long_side;
 use crate::imaging::{LoadOptions, check_image_output, load_rgb, save_image};
+use crate::models::style_net::LoadedStyleNet;
 use crate::models::vgg::Border;
+use crate::tasks::fast_style::{FastOptions, builtin_styles_path, is_style_model, stylize_fast};
 use crate::tasks::image_optim::VggOptimOptions;
 use crate::tasks::stylize::{
     ColorMode, Init, Progress, StylizeOptions, blend_weights, default_scales, stylize,
@@ -53,22 +57,44 @@ pub(super) fn observer(
     (bar, observe)
 }
 
+/// How `stylize` paints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StyleMethod {
+    /// One pass of a feed-forward style network (built-in styles or `train style` models):
+    /// seconds.
+    Fast,
+    /// Optimise the image (Gatys et al.) against any painting: minutes, the quality
+    /// reference.
+    Optimize,
+}
+
 #[derive(Args, Debug)]
 pub struct StylizeArgs {
     /// The content photo.
     pub content: PathBuf,
-    /// Style image(s), comma-separated.
+    /// Styles, comma-separated: built-in names (`atelier styles` lists them), names in
+    /// --model, a style-network file, or painting images (with --method optimize).
     #[arg(long, value_delimiter = ',', required = true)]
-    pub style: Vec<PathBuf>,
-    /// Blend weights, one per style image (normalised to sum to 1).
+    pub style: Vec<String>,
+    /// Blend weights, one per style (normalised to sum to 1).
     #[arg(long, value_delimiter = ',')]
     pub style_weights: Option<Vec<f32>>,
-    /// How to stylise: `optimize` (Gatys et al.), slow, the quality reference.
-    #[arg(long, default_value = "optimize", value_parser = ["optimize"])]
-    pub method: String,
-    /// Long side of the output in pixels.
-    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(16..=16384))]
-    pub size: u32,
+    /// fast or optimize (default: fast for style names and network files, optimize for
+    /// painting images).
+    #[arg(long, value_enum)]
+    pub method: Option<StyleMethod>,
+    /// Fast: the style network whose styles --style names (default: the built-in one).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Fast: how much of the style, 0 (the photo) to 1 (full), blended in pixel space.
+    #[arg(long, default_value_t = 1.0)]
+    pub strength: f32,
+    /// Fast: tile side for large images (tiles share whole-image statistics: no seams).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(64..=16384))]
+    pub tile: u64,
+    /// Long side of the output in pixels (default: optimize 512; fast the photo's own size).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(16..=16384))]
+    pub size: Option<u32>,
     /// Coarse-to-fine levels, each half the size of the next (default: 1 up to 384 px, one
     /// more per doubling above 256).
     #[arg(long)]
@@ -88,30 +114,140 @@ pub struct StylizeArgs {
     pub output: PathBuf,
 }
 
+/// The method when none is given: fast when every style is a name or a network file,
+/// optimize when every one is an image; a mix cannot be painted in one pass.
+fn choose_method(styles: &[String]) -> anyhow::Result<StyleMethod> {
+    let fast: Vec<bool> = styles
+        .iter()
+        .map(|s| is_style_model(s) || !Path::new(s).exists())
+        .collect();
+    if fast.iter().all(|f| *f) {
+        Ok(StyleMethod::Fast)
+    } else if fast.iter().all(|f| !*f) {
+        Ok(StyleMethod::Optimize)
+    } else {
+        anyhow::bail!(
+            "--style mixes style names or networks with painting images: use names with \
+             --method fast, or images with --method optimize"
+        )
+    }
+}
+
 pub fn run(a: StylizeArgs, device: DeviceChoice) -> anyhow::Result<()> {
     let blend = blend_weights(a.style.len(), a.style_weights.as_deref())?;
+    check_image_output(&a.output)?;
+    let method = match a.method {
+        Some(m) => m,
+        None => choose_method(&a.style)?,
+    };
+    match method {
+        StyleMethod::Fast => run_fast(a, blend, device),
+        StyleMethod::Optimize => run_optimize(a, blend, device),
+    }
+}
+
+/// The style network and the style names to use from it.
+fn fast_model(
+    a: &StylizeArgs,
+    device: &burn::prelude::Device,
+) -> anyhow::Result<(LoadedStyleNet, Vec<String>)> {
+    if a.style.len() == 1 && is_style_model(&a.style[0]) {
+        anyhow::ensure!(
+            a.model.is_none(),
+            "--style names a network file: leave out --model"
+        );
+        let model = LoadedStyleNet::load(Path::new(&a.style[0]), device)?;
+        anyhow::ensure!(
+            model.meta.styles.len() == 1,
+            "{} holds {} styles ({}): pass it as --model and name styles with --style",
+            a.style[0],
+            model.meta.styles.len(),
+            model.meta.styles.join(", ")
+        );
+        let names = model.meta.styles.clone();
+        return Ok((model, names));
+    }
+    let path = a.model.clone().unwrap_or_else(builtin_styles_path);
+    let model = LoadedStyleNet::load(&path, device).with_context(|| {
+        if a.model.is_none() {
+            format!(
+                "the built-in styles file is missing or damaged ({}); set ATELIER_STYLES or \
+                 pass --model FILE",
+                path.display()
+            )
+        } else {
+            format!("loading the style network {}", path.display())
+        }
+    })?;
+    for s in &a.style {
+        if is_style_model(s) {
+            anyhow::bail!("--style {s} is a network file: give it alone, or as --model");
+        }
+        if Path::new(s).is_file() {
+            anyhow::bail!(
+                "--style {s} is an image: fast stylisation paints trained styles (names, or \
+                 a network file); any painting works with --method optimize"
+            );
+        }
+    }
+    Ok((model, a.style.clone()))
+}
+
+fn run_fast(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::Result<()> {
+    let device = select(device)?;
+    let (model, names) = fast_model(&a, &device)?;
+    let mut content = load_rgb(&a.content, &LoadOptions::default()).context("content image")?;
+    if let Some(long) = a.size {
+        content = resize_long_side(&content, long);
+    }
+    let opts = FastOptions {
+        styles: names.into_iter().zip(blend).collect(),
+        strength: a.strength,
+        preserve_color: a.preserve_color,
+        tile: a.tile as usize,
+    };
+    let t = std::time::Instant::now();
+    let out = stylize_fast(&model, &content, &opts, &device)?;
+    save_image(&out, &a.output)?;
+    super::status(format_args!(
+        "wrote {} ({}x{}, {:.2} s)",
+        a.output.display(),
+        out.width(),
+        out.height(),
+        t.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+fn run_optimize(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::Result<()> {
     anyhow::ensure!(
         a.style_scale.is_finite() && a.style_scale > 0.0,
         "--style-scale must be positive"
     );
-    check_image_output(&a.output)?;
     let load = LoadOptions::default();
     let content = load_rgb(&a.content, &load).context("content image")?;
     let styles = a
         .style
         .iter()
         .zip(&blend)
-        .map(|(p, &b)| Ok((load_rgb(p, &load).context("style image")?, b)))
+        .map(|(p, &b)| {
+            let path = Path::new(p);
+            if !path.exists() {
+                anyhow::bail!(
+                    "style image '{p}' does not exist (built-in style names work with \
+                     --method fast; `atelier styles` lists them)"
+                );
+            }
+            Ok((load_rgb(path, &load).context("style image")?, b))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let device = select(device)?;
     let vgg = a.optim.load_vgg(Border::Zero, &device)?;
     let layers = a.optim.layers(&vgg)?;
-    let scales = a
-        .scales
-        .unwrap_or_else(|| default_scales(a.size))
-        .clamp(1, 8);
+    let size = a.size.unwrap_or(512);
+    let scales = a.scales.unwrap_or_else(|| default_scales(size)).clamp(1, 8);
     let opts = StylizeOptions {
-        size: a.size,
+        size,
         scales,
         init: a.init,
         preserve_color: a.preserve_color,
@@ -126,5 +262,23 @@ pub fn run(a: StylizeArgs, device: DeviceChoice) -> anyhow::Result<()> {
     bar.finish();
     save_image(&out, &a.output)?;
     super::status(format_args!("wrote {}", a.output.display()));
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct StylesArgs {
+    /// A style network to list instead of the built-in one.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+}
+
+/// `atelier styles`: the built-in styles (or a network's), with the paintings they learnt.
+pub fn run_styles(a: StylesArgs, device: DeviceChoice) -> anyhow::Result<()> {
+    let path = a.model.unwrap_or_else(builtin_styles_path);
+    let model = LoadedStyleNet::load(&path, &select(device)?)
+        .with_context(|| format!("reading style network {}", path.display()))?;
+    for (name, source) in model.meta.styles.iter().zip(&model.meta.sources) {
+        super::output(format_args!("{name:<20} {source}"));
+    }
     Ok(())
 }

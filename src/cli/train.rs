@@ -1,4 +1,4 @@
-//! `atelier train gan|translate`: flags into a training task's options, the command line
+//! `atelier train gan|translate|style`: flags into a training task's options, the command line
 //! recorded with the model, and the report at the end.
 
 use std::path::Path;
@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use crate::device::DeviceChoice;
 use crate::tasks::train_gan::{GanTrainOptions, train_gan};
+use crate::tasks::train_style::{StyleTrainOptions, train_style};
 use crate::tasks::train_translate::{TranslateTrainOptions, train_translate};
 use crate::tasks::training::{Launch, RunArgs, resolve};
 use crate::train::TrainOutcome;
@@ -18,6 +19,9 @@ pub enum TrainCommand {
     /// Train an image-to-image translator: pix2pix (paired), CycleGAN (unpaired) or the
     /// plain-mse preset.
     Translate(TranslateTrainOptions),
+    /// Train a feed-forward style network on photos: one painting or many in one network
+    /// (then `stylize --model RUN/style-network.safetensors --style NAME`).
+    Style(StyleTrainOptions),
 }
 
 /// The command as typed, without the program's install path: recorded in model files.
@@ -44,6 +48,7 @@ pub fn run(cmd: TrainCommand, device: DeviceChoice) -> anyhow::Result<()> {
     match cmd {
         TrainCommand::Gan(args) => launch(args, device, train_gan),
         TrainCommand::Translate(args) => launch(args, device, train_translate),
+        TrainCommand::Style(args) => launch(args, device, train_style),
     }
 }
 

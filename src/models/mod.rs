@@ -7,6 +7,7 @@ pub mod inception;
 pub mod model_file;
 pub mod patchgan;
 pub mod resnet_gen;
+pub mod style_net;
 pub mod translator;
 pub mod unet;
 pub mod vgg;

@@ -199,6 +199,30 @@ pub fn save_model<M: Module>(module: &M, meta: &ModelMeta, path: &Path) -> Resul
     write_atomic(path, &bytes)
 }
 
+/// The kind a model file records, read from its header alone (the weights stay on disk).
+pub fn model_kind(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let bad = |reason: String| bad_model(path, reason);
+    let mut f = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len)
+        .map_err(|_| bad("too short to be a safetensors file".into()))?;
+    let n = u64::from_le_bytes(len);
+    if n > 100 << 20 {
+        return Err(bad("not a safetensors model file (header length)".into()));
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header)
+        .map_err(|_| bad("truncated safetensors header".into()))?;
+    let v: serde_json::Value = serde_json::from_slice(&header)
+        .map_err(|e| bad(format!("not a safetensors model file ({e})")))?;
+    v.get("__metadata__")
+        .and_then(|m| m.get(KIND_KEY))
+        .and_then(|k| k.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| bad("no 'atelier.kind' metadata: not an Atelier model file".into()))
+}
+
 /// Read a model file's metadata and tensors (as f32).
 pub fn read_model(path: &Path) -> Result<(ModelMeta, HashMap<String, TensorData>)> {
     let bad = |reason: String| AtelierError::BadModel {

@@ -464,13 +464,13 @@ impl Vgg {
 
 /// A VGG19 file holding the first `n_convs` convolutions with seeded random weights (He
 /// scale), for tests that must not depend on downloaded weights.
-#[cfg(test)]
+#[doc(hidden)]
 pub fn write_random_vgg(path: &Path, n_convs: usize, seed: u64) {
     write_random_vgg_of(VggArch::Vgg19, path, n_convs, seed)
 }
 
 /// [`write_random_vgg`] for either network.
-#[cfg(test)]
+#[doc(hidden)]
 pub fn write_random_vgg_of(arch: VggArch, path: &Path, n_convs: usize, seed: u64) {
     let mut rng = crate::util::rng::SeededRng::new(seed);
     let mut tensors = Vec::new();

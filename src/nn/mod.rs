@@ -3,6 +3,7 @@
 pub mod conv;
 pub mod norm;
 pub mod pad;
+pub mod tiled;
 
 pub use conv::{SnConv2d, SnConv2dConfig, SnLinear, SnLinearConfig};
 pub use norm::pixel_norm;

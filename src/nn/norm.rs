@@ -130,8 +130,23 @@ impl NormContext {
 
     /// Instance norm of `x` (a batch of one when shared) with `norm`'s affine parameters.
     pub fn instance_norm(&mut self, norm: &burn::nn::InstanceNorm, x: Tensor<4>) -> Tensor<4> {
-        let (Some([y0, y1, x0, x1]), Some(exchange)) = (self.core, self.exchange.clone()) else {
+        if self.exchange.is_none() {
             return norm.forward(x);
+        }
+        let c = x.dims()[1];
+        let y = self.normalize(x, norm.epsilon);
+        match (&norm.gamma, &norm.beta) {
+            (Some(g), Some(b)) => y * g.val().reshape([1, c, 1, 1]) + b.val().reshape([1, c, 1, 1]),
+            _ => y,
+        }
+    }
+
+    /// `x` normalised to zero mean and unit variance per image and channel, without an
+    /// affine transform (conditional instance norm applies its own): by the image's own
+    /// statistics, or the whole image's when this is a tile.
+    pub fn normalize(&mut self, x: Tensor<4>, epsilon: f64) -> Tensor<4> {
+        let (Some([y0, y1, x0, x1]), Some(exchange)) = (self.core, self.exchange.clone()) else {
+            return instance_normalize(x, epsilon);
         };
         let layer = self.cursor;
         self.cursor += 1;
@@ -168,12 +183,17 @@ impl NormContext {
         let v = |d: &[f32]| {
             Tensor::<1>::from_data(TensorData::new(d.to_vec(), [c]), &device).reshape([1, c, 1, 1])
         };
-        let mut y = (x - v(&stats.mean)) / v(&stats.var).add_scalar(norm.epsilon).sqrt();
-        if let (Some(g), Some(b)) = (&norm.gamma, &norm.beta) {
-            y = y * g.val().reshape([1, c, 1, 1]) + b.val().reshape([1, c, 1, 1]);
-        }
-        y
+        (x - v(&stats.mean)) / v(&stats.var).add_scalar(epsilon).sqrt()
     }
+}
+
+/// Instance normalisation without affine parameters: each image's channels to zero mean
+/// and unit (biased) variance over H and W, as burn's `InstanceNorm` computes them.
+pub fn instance_normalize(x: Tensor<4>, epsilon: f64) -> Tensor<4> {
+    let mean = x.clone().mean_dim(3).mean_dim(2);
+    let centred = x - mean;
+    let var = centred.clone().powf_scalar(2.0).mean_dim(3).mean_dim(2);
+    centred / var.add_scalar(epsilon).sqrt()
 }
 
 /// The meeting point of the tiles of one image (see [`NormContext`]). It also hands out

@@ -5,3 +5,4 @@ pub mod cyclegan;
 pub mod dcgan;
 pub mod image_pool;
 pub mod pix2pix;
+pub mod style;

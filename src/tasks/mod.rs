@@ -4,11 +4,13 @@
 //! struct; the CLI and the studio only fill the options in.
 
 pub mod evaluate;
+pub mod fast_style;
 pub mod generate;
 pub mod image_optim;
 pub mod stylize;
 pub mod texture;
 pub mod train_gan;
+pub mod train_style;
 pub mod train_translate;
 pub mod training;
 pub mod translate;

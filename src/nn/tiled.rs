@@ -1,0 +1,203 @@
+//! Large images through fully convolutional image-to-image networks, in tiles.
+//!
+//! Instance norm would normalise each tile by its own statistics and so colour tiles
+//! differently; instead, for networks with a bounded receptive field (ResNet translators,
+//! style networks), tiles run in lockstep and every norm layer uses the whole image's
+//! statistics, summed over the tiles' non-overlapping cores (see [`NormContext`]). Tiles
+//! then agree with the untiled result away from their borders, and the overlaps are blended
+//! with linear ramps. Only one tile computes at a time, so memory is that of one tile.
+
+use burn::prelude::*;
+use image::RgbImage;
+
+use super::norm::{NormContext, StatsExchange};
+use crate::imaging::tensor::{Range, image_from_chw, image_to_tensor, tensor_to_images};
+
+/// Tiles for large images.
+#[derive(Clone, Copy, Debug)]
+pub struct Tiling {
+    /// Tile side in pixels; images no larger than this go through whole.
+    pub tile: usize,
+    /// Overlap between neighbouring tiles.
+    pub overlap: usize,
+}
+
+impl Default for Tiling {
+    fn default() -> Self {
+        Self {
+            tile: 512,
+            overlap: 64,
+        }
+    }
+}
+
+/// One axis cut into tiles: (start, end, core start, core end), cores partitioning the
+/// axis at overlap midpoints. Starts are multiples of 4, the generators' down-sampling
+/// factor, so tiles see the same pixel grid as the whole image.
+pub fn spans(len: usize, tile: usize, overlap: usize) -> Vec<(usize, usize, usize, usize)> {
+    if len <= tile {
+        return vec![(0, len, 0, len)];
+    }
+    let stride = (tile - overlap).max(4) / 4 * 4;
+    // The last tile ends at the image edge (so it may be up to 3 px longer than `tile`).
+    let last = (len - tile) / 4 * 4;
+    let mut starts = vec![0];
+    while *starts.last().expect("non-empty") < last {
+        let next = (starts.last().expect("non-empty") + stride).min(last);
+        starts.push(next);
+    }
+    let ends: Vec<usize> = starts
+        .iter()
+        .map(|&s| if s == last { len } else { s + tile })
+        .collect();
+    (0..starts.len())
+        .map(|k| {
+            let c0 = if k == 0 {
+                0
+            } else {
+                (starts[k] + ends[k - 1]) / 2 / 4 * 4
+            };
+            let c1 = if k + 1 == starts.len() {
+                len
+            } else {
+                (starts[k + 1] + ends[k]) / 2 / 4 * 4
+            };
+            (starts[k], ends[k], c0, c1)
+        })
+        .collect()
+}
+
+/// Blend weight along one axis at position `p` of a tile spanning `s..e`: ramps up over the
+/// overlap with the previous tile and down over the overlap with the next.
+fn ramp(
+    p: usize,
+    (s, e): (usize, usize),
+    prev_end: Option<usize>,
+    next_start: Option<usize>,
+) -> f32 {
+    let mut w = 1.0f32;
+    if let Some(pe) = prev_end
+        && p < pe
+    {
+        w = w.min(((p - s) as f32 + 0.5) / (pe - s) as f32);
+    }
+    if let Some(ns) = next_start
+        && p >= ns
+    {
+        w = w.min(((e - p) as f32 - 0.5) / (e - ns) as f32);
+    }
+    w.clamp(1e-3, 1.0)
+}
+
+/// Run an image-to-image network over `img` of any size: whole when it fits in one tile,
+/// else in overlapping tiles blended with linear ramps. `exact`: the network's
+/// receptive field is bounded, so tiles share the whole image's normalisation statistics
+/// (through the `NormContext` passed to `forward`) and agree with the untiled result away
+/// from their borders. Pixels go in and come out in `range`.
+pub fn run_tiled<F>(
+    img: &RgbImage,
+    tiling: Tiling,
+    exact: bool,
+    range: Range,
+    device: &Device,
+    forward: F,
+) -> RgbImage
+where
+    F: Fn(Tensor<4>, &mut NormContext) -> Tensor<4> + Sync,
+{
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let tile = tiling.tile.max(16) / 4 * 4;
+    let overlap = tiling.overlap.min(tile / 2) / 4 * 4;
+    if w <= tile && h <= tile {
+        let x = image_to_tensor(img, range, device);
+        return tensor_to_images(forward(x, &mut NormContext::own()), range).remove(0);
+    }
+    let (xs, ys) = (spans(w, tile, overlap), spans(h, tile, overlap));
+    let x = image_to_tensor(img, range, device);
+    // (tile index along y, along x, the tile's pixels, its core in tile coordinates).
+    let mut tiles = vec![];
+    for (ty, &(y0, y1, cy0, cy1)) in ys.iter().enumerate() {
+        for (tx, &(x0, x1, cx0, cx1)) in xs.iter().enumerate() {
+            // The last tile's core runs to the padded edge, as the whole image's
+            // statistics include its padding.
+            let ry1 = if ty + 1 == ys.len() {
+                usize::MAX
+            } else {
+                cy1 - y0
+            };
+            let rx1 = if tx + 1 == xs.len() {
+                usize::MAX
+            } else {
+                cx1 - x0
+            };
+            let pixels = x.clone().slice(s![.., .., y0..y1, x0..x1]);
+            tiles.push((ty, tx, pixels, [cy0 - y0, ry1, cx0 - x0, rx1]));
+        }
+    }
+    let exchange = StatsExchange::new(tiles.len());
+    let outputs: Vec<(usize, usize, Vec<f32>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = tiles
+            .into_iter()
+            .map(|(ty, tx, pixels, core)| {
+                let (ex, forward) = (exchange.clone(), &forward);
+                scope.spawn(move || {
+                    // If this tile fails, the others must not wait for it forever.
+                    struct OnPanic(std::sync::Arc<StatsExchange>);
+                    impl Drop for OnPanic {
+                        fn drop(&mut self) {
+                            if std::thread::panicking() {
+                                self.0.fail();
+                            }
+                        }
+                    }
+                    let _guard = OnPanic(ex.clone());
+                    ex.acquire();
+                    let mut ctx = if exact {
+                        NormContext::shared(core, ex.clone())
+                    } else {
+                        NormContext::own()
+                    };
+                    let v = forward(pixels, &mut ctx)
+                        .into_data()
+                        .convert::<f32>()
+                        .try_to_vec::<f32>()
+                        .expect("f32 output");
+                    ex.release();
+                    (ty, tx, v)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a tile failed"))
+            .collect()
+    });
+
+    let mut acc = vec![0f32; 3 * w * h];
+    let mut weight = vec![0f32; w * h];
+    for (ty, tx, v) in outputs {
+        let ((y0, y1), (x0, x1)) = ((ys[ty].0, ys[ty].1), (xs[tx].0, xs[tx].1));
+        let (tw, th) = (x1 - x0, y1 - y0);
+        let prev_y = (ty > 0).then(|| ys[ty - 1].1);
+        let next_y = ys.get(ty + 1).map(|s| s.0);
+        let prev_x = (tx > 0).then(|| xs[tx - 1].1);
+        let next_x = xs.get(tx + 1).map(|s| s.0);
+        for j in 0..th {
+            let wy = ramp(y0 + j, (y0, y1), prev_y, next_y);
+            for i in 0..tw {
+                let wt = wy * ramp(x0 + i, (x0, x1), prev_x, next_x);
+                let p = (y0 + j) * w + x0 + i;
+                weight[p] += wt;
+                for c in 0..3 {
+                    acc[c * w * h + p] += wt * v[c * tw * th + j * tw + i];
+                }
+            }
+        }
+    }
+    for c in 0..3 {
+        for p in 0..w * h {
+            acc[c * w * h + p] /= weight[p];
+        }
+    }
+    image_from_chw(&acc, w as u32, h as u32, range)
+}
