@@ -38,17 +38,17 @@ pub fn spans(len: usize, tile: usize, overlap: usize) -> Vec<(usize, usize, usiz
     if len <= tile {
         return vec![(0, len, 0, len)];
     }
-    let stride = (tile - overlap).max(4) / 4 * 4;
-    // The last tile ends at the image edge (so it may be up to 3 px longer than `tile`).
-    let last = (len - tile) / 4 * 4;
-    let mut starts = vec![0];
-    while *starts.last().expect("non-empty") < last {
-        let next = (starts.last().expect("non-empty") + stride).min(last);
-        starts.push(next);
-    }
+    // As few tiles as cover the axis with the overlap, all of one length, spread evenly:
+    // the less area tiles repeat, the less memory and time tiling costs.
+    let step = (tile - overlap.min(tile / 2)).max(4);
+    let n = (len - overlap).div_ceil(step).max(2);
+    let length = (len + (n - 1) * overlap).div_ceil(n).div_ceil(4) * 4;
+    // The last tile ends at the image edge (so it may be up to 3 px longer than the others).
+    let last = (len - length.min(len)) / 4 * 4;
+    let starts: Vec<usize> = (0..n).map(|k| k * last / (n - 1) / 4 * 4).collect();
     let ends: Vec<usize> = starts
         .iter()
-        .map(|&s| if s == last { len } else { s + tile })
+        .map(|&s| if s == last { len } else { s + length })
         .collect();
     (0..starts.len())
         .map(|k| {
@@ -113,11 +113,13 @@ where
         return tensor_to_images(forward(x, &mut NormContext::own()), range).remove(0);
     }
     let (xs, ys) = (spans(w, tile, overlap), spans(h, tile, overlap));
-    let x = image_to_tensor(img, range, device);
-    // (tile index along y, along x, the tile's pixels, its core in tile coordinates).
+    // (tile index along y, along x, its core in tile coordinates). A tile's pixels become a
+    // tensor only when it runs and its output is blended in as soon as it is done, so
+    // memory holds the image, the result and one tile's work beside the waiting tiles'
+    // activations.
     let mut tiles = vec![];
-    for (ty, &(y0, y1, cy0, cy1)) in ys.iter().enumerate() {
-        for (tx, &(x0, x1, cx0, cx1)) in xs.iter().enumerate() {
+    for (ty, &(y0, _, cy0, cy1)) in ys.iter().enumerate() {
+        for (tx, &(x0, _, cx0, cx1)) in xs.iter().enumerate() {
             // The last tile's core runs to the padded edge, as the whole image's
             // statistics include its padding.
             let ry1 = if ty + 1 == ys.len() {
@@ -130,16 +132,38 @@ where
             } else {
                 cx1 - x0
             };
-            let pixels = x.clone().slice(s![.., .., y0..y1, x0..x1]);
-            tiles.push((ty, tx, pixels, [cy0 - y0, ry1, cx0 - x0, rx1]));
+            tiles.push((ty, tx, [cy0 - y0, ry1, cx0 - x0, rx1]));
         }
     }
     let exchange = StatsExchange::new(tiles.len());
-    let outputs: Vec<(usize, usize, Vec<f32>)> = std::thread::scope(|scope| {
+    let blended = std::sync::Mutex::new((vec![0f32; 3 * w * h], vec![0f32; w * h]));
+    let blend = |ty: usize, tx: usize, v: &[f32]| {
+        let ((y0, y1), (x0, x1)) = ((ys[ty].0, ys[ty].1), (xs[tx].0, xs[tx].1));
+        let (tw, th) = (x1 - x0, y1 - y0);
+        let prev_y = (ty > 0).then(|| ys[ty - 1].1);
+        let next_y = ys.get(ty + 1).map(|s| s.0);
+        let prev_x = (tx > 0).then(|| xs[tx - 1].1);
+        let next_x = xs.get(tx + 1).map(|s| s.0);
+        let mut guard = blended.lock().unwrap_or_else(|e| e.into_inner());
+        let (acc, weight) = &mut *guard;
+        for j in 0..th {
+            let wy = ramp(y0 + j, (y0, y1), prev_y, next_y);
+            for i in 0..tw {
+                let wt = wy * ramp(x0 + i, (x0, x1), prev_x, next_x);
+                let p = (y0 + j) * w + x0 + i;
+                weight[p] += wt;
+                for c in 0..3 {
+                    acc[c * w * h + p] += wt * v[c * tw * th + j * tw + i];
+                }
+            }
+        }
+    };
+    std::thread::scope(|scope| {
         let handles: Vec<_> = tiles
             .into_iter()
-            .map(|(ty, tx, pixels, core)| {
-                let (ex, forward) = (exchange.clone(), &forward);
+            .map(|(ty, tx, core)| {
+                let (ex, forward, blend) = (exchange.clone(), &forward, &blend);
+                let ((y0, y1), (x0, x1)) = ((ys[ty].0, ys[ty].1), (xs[tx].0, xs[tx].1));
                 scope.spawn(move || {
                     // If this tile fails, the others must not wait for it forever.
                     struct OnPanic(std::sync::Arc<StatsExchange>);
@@ -157,43 +181,31 @@ where
                     } else {
                         NormContext::own()
                     };
+                    let crop = image::imageops::crop_imm(
+                        img,
+                        x0 as u32,
+                        y0 as u32,
+                        (x1 - x0) as u32,
+                        (y1 - y0) as u32,
+                    )
+                    .to_image();
+                    let pixels = image_to_tensor(&crop, range, device);
+                    drop(crop);
                     let v = forward(pixels, &mut ctx)
                         .into_data()
                         .convert::<f32>()
                         .try_to_vec::<f32>()
                         .expect("f32 output");
+                    blend(ty, tx, &v);
                     ex.release();
-                    (ty, tx, v)
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a tile failed"))
-            .collect()
-    });
-
-    let mut acc = vec![0f32; 3 * w * h];
-    let mut weight = vec![0f32; w * h];
-    for (ty, tx, v) in outputs {
-        let ((y0, y1), (x0, x1)) = ((ys[ty].0, ys[ty].1), (xs[tx].0, xs[tx].1));
-        let (tw, th) = (x1 - x0, y1 - y0);
-        let prev_y = (ty > 0).then(|| ys[ty - 1].1);
-        let next_y = ys.get(ty + 1).map(|s| s.0);
-        let prev_x = (tx > 0).then(|| xs[tx - 1].1);
-        let next_x = xs.get(tx + 1).map(|s| s.0);
-        for j in 0..th {
-            let wy = ramp(y0 + j, (y0, y1), prev_y, next_y);
-            for i in 0..tw {
-                let wt = wy * ramp(x0 + i, (x0, x1), prev_x, next_x);
-                let p = (y0 + j) * w + x0 + i;
-                weight[p] += wt;
-                for c in 0..3 {
-                    acc[c * w * h + p] += wt * v[c * tw * th + j * tw + i];
-                }
-            }
+        for h in handles {
+            h.join().expect("a tile failed");
         }
-    }
+    });
+    let (mut acc, weight) = blended.into_inner().unwrap_or_else(|e| e.into_inner());
     for c in 0..3 {
         for p in 0..w * h {
             acc[c * w * h + p] /= weight[p];
