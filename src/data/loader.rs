@@ -161,6 +161,11 @@ pub fn crop_and_flip(
         .collect()
 }
 
+/// The centre square of `img` at `side` pixels (sample sheets, thumbnails).
+pub fn centre_square(img: &RgbImage, side: u32) -> RgbImage {
+    crop_and_flip(&[img], side, side, false, false, &mut SeededRng::new(0)).remove(0)
+}
+
 #[derive(Clone, Debug)]
 pub struct LoaderConfig {
     pub batch_size: usize,

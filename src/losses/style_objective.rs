@@ -55,6 +55,22 @@ impl LayerChoice {
         }
     }
 
+    /// Feed-forward style networks (Johnson et al. 2016) on VGG16: style relu1_2, relu2_2,
+    /// relu3_3, relu4_3; content relu2_2.
+    pub fn johnson() -> Self {
+        let style = vec![
+            VggLayer::relu(1, 2),
+            VggLayer::relu(2, 2),
+            VggLayer::relu(3, 3),
+            VggLayer::relu(4, 3),
+        ];
+        Self {
+            style_weights: vec![1.0; style.len()],
+            style,
+            content: vec![VggLayer::relu(2, 2)],
+        }
+    }
+
     /// Style layers then content layers.
     pub fn all(&self) -> Vec<VggLayer> {
         self.style.iter().chain(&self.content).copied().collect()

@@ -178,14 +178,6 @@ impl StyleNetConfig {
         let sixteenth = 8 * w * w * 9 + 2 * b * 16 * w * w * 9; // second down, blocks
         full + quarter / 4 + sixteenth / 16
     }
-
-    /// Activation floats per pixel of one forward pass without autodiff (each layer's
-    /// output and its normalised copy at once, at worst).
-    pub fn activation_floats_per_pixel(&self) -> u64 {
-        // Full resolution: 3 tensors of w channels live at once around the stem and the
-        // last up-sampling; lower resolutions are smaller.
-        6 * self.width as u64 + 3
-    }
 }
 
 impl StyleNet {

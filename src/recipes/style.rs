@@ -18,9 +18,10 @@ use crate::error::{AtelierError, Result};
 use crate::imaging::grid::rows_sheet;
 use crate::imaging::io::resize_short_side;
 use crate::imaging::tensor::{Range, image_to_tensor, push_chw, tensor_to_images};
+use crate::losses::style_objective::LayerChoice;
 use crate::losses::{gram_matrix, tv_loss};
 use crate::models::style_net::{StyleNet, StyleNetMeta, save_style_net, style_mix};
-use crate::models::vgg::{Vgg, VggLayer};
+use crate::models::vgg::Vgg;
 use crate::train::{RunRecipe, SingleRecipe, StepLosses};
 use crate::util::rng::SeededRng;
 
@@ -142,31 +143,9 @@ impl Examples for ContentCrops {
     }
 }
 
-/// Which VGG16 layers the loss reads (Johnson et al.: style relu1_2, relu2_2, relu3_3,
-/// relu4_3; content relu2_2).
-#[derive(Clone, Debug, PartialEq)]
-pub struct StyleNetLayers {
-    pub style: Vec<VggLayer>,
-    pub content: Vec<VggLayer>,
-}
-
-impl Default for StyleNetLayers {
-    fn default() -> Self {
-        Self {
-            style: vec![
-                VggLayer::relu(1, 2),
-                VggLayer::relu(2, 2),
-                VggLayer::relu(3, 3),
-                VggLayer::relu(4, 3),
-            ],
-            content: vec![VggLayer::relu(2, 2)],
-        }
-    }
-}
-
 pub struct StyleRecipe {
     vgg: Vgg,
-    layers: StyleNetLayers,
+    layers: LayerChoice,
     /// Per style, per style layer: the painting's Gram matrix [1, C, C].
     grams: Vec<Vec<Tensor<3>>>,
     /// Per style, per style layer: 1 / ‖A‖².
@@ -185,7 +164,7 @@ impl StyleRecipe {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         vgg: Vgg,
-        layers: StyleNetLayers,
+        layers: LayerChoice,
         paintings: &[RgbImage],
         weights: StyleLossWeights,
         meta: StyleNetMeta,
@@ -193,13 +172,7 @@ impl StyleRecipe {
         command: String,
         device: Device,
     ) -> Result<Self> {
-        let all: Vec<VggLayer> = layers
-            .style
-            .iter()
-            .chain(&layers.content)
-            .copied()
-            .collect();
-        vgg.check(&all)?;
+        vgg.check(&layers.all())?;
         let mut grams = Vec::with_capacity(paintings.len());
         let mut gram_norms = Vec::with_capacity(paintings.len());
         for p in paintings {
@@ -249,15 +222,11 @@ impl StyleRecipe {
         let x = batch.images(d);
         let y = net.forward(x.clone(), &batch.mix(self.styles(), d));
         let n_style = self.layers.style.len();
-        let all: Vec<VggLayer> = self
-            .layers
-            .style
-            .iter()
-            .chain(&self.layers.content)
-            .copied()
-            .collect();
         let checked = "layers checked when the recipe was built";
-        let mut fy = self.vgg.features(y.clone(), &all).expect(checked);
+        let mut fy = self
+            .vgg
+            .features(y.clone(), &self.layers.all())
+            .expect(checked);
         let fy_content = fy.split_off(n_style);
         let fx = self
             .vgg
@@ -290,7 +259,7 @@ impl StyleRecipe {
             let norms = Tensor::<1>::from_data(TensorData::new(norms, [n]), d);
             let diff = g - target;
             let per_image = (diff.clone() * diff).sum_dim(2).sum_dim(1).reshape([n]);
-            style = style + (per_image * norms).mean();
+            style = style + (per_image * norms).mean() * self.layers.style_weights[l] as f64;
         }
         [content, style, tv_loss(y)]
     }

@@ -8,13 +8,14 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use super::training::{Launch, RunArgs, RunFlags, parse_betas};
-use crate::data::loader::{Stream, default_workers};
+use crate::data::loader::{Stream, centre_square, default_workers};
 use crate::data::translation::image_files;
 use crate::device::select;
 use crate::imaging::io::{LoadOptions, load_rgb, resize_long_side};
+use crate::losses::style_objective::LayerChoice;
 use crate::models::style_net::{StyleNetConfig, StyleNetMeta};
 use crate::models::vgg::{VggConfig, parse_layers};
-use crate::recipes::style::{ContentCrops, StyleLossWeights, StyleNetLayers, StyleRecipe};
+use crate::recipes::style::{ContentCrops, StyleLossWeights, StyleRecipe};
 use crate::train::{LrSchedule, SingleStepConfig, TrainOutcome, run_single};
 use crate::weights::VGG16;
 
@@ -135,10 +136,11 @@ impl StyleTrainOptions {
         Ok(names)
     }
 
-    fn layers(&self) -> anyhow::Result<StyleNetLayers> {
-        let mut l = StyleNetLayers::default();
+    fn layers(&self) -> anyhow::Result<LayerChoice> {
+        let mut l = LayerChoice::johnson();
         if let Some(s) = &self.style_layers {
             l.style = parse_layers(s)?;
+            l.style_weights = vec![1.0; l.style.len()];
         }
         if let Some(c) = &self.content_layers {
             l.content = parse_layers(c)?;
@@ -212,25 +214,18 @@ pub fn train_style(args: &StyleTrainOptions, launch: &Launch) -> anyhow::Result<
     };
     step_cfg.validate()?;
     let style_size = args.style_size.unwrap_or(args.size * 3 / 2).max(32);
-    let min_style = 1u32
-        << layers
-            .style
-            .iter()
-            .chain(&layers.content)
-            .map(|l| l.block())
-            .max()
-            .unwrap_or(1);
+    let min_style = layers.min_side().1.max(16);
     let mut paintings = Vec::with_capacity(args.style.len());
     for p in &args.style {
         let img = load_rgb(p, &LoadOptions::default())
             .with_context(|| format!("reading style image {}", p.display()))?;
         anyhow::ensure!(
-            img.width().min(img.height()) >= min_style.max(16),
+            img.width().min(img.height()) >= min_style,
             "style image {} is {}x{}: too small for the style layers (at least {} px a side)",
             p.display(),
             img.width(),
             img.height(),
-            min_style.max(16)
+            min_style
         );
         paintings.push(resize_long_side(&img, style_size));
     }
@@ -243,17 +238,7 @@ pub fn train_style(args: &StyleTrainOptions, launch: &Launch) -> anyhow::Result<
     let sheet: Vec<image::RgbImage> = content
         .iter()
         .take(3)
-        .map(|img| {
-            crate::data::loader::crop_and_flip(
-                &[img],
-                args.size,
-                args.size,
-                false,
-                false,
-                &mut crate::util::rng::SeededRng::new(0),
-            )
-            .remove(0)
-        })
+        .map(|img| centre_square(img, args.size))
         .collect();
     let meta = StyleNetMeta {
         network: args.network(),

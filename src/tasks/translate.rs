@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use burn::prelude::*;
 use image::RgbImage;
 
-use crate::data::loader::crop_and_flip;
+use crate::data::loader::centre_square;
 use crate::data::pair_makers::PairMaker;
 use crate::error::{AtelierError, Result};
 use crate::imaging::tensor::Range;
@@ -48,13 +48,6 @@ pub struct FileOptions {
     pub sheet: bool,
 }
 
-/// A centre square of `img`, resized to `side`.
-fn thumb(img: &RgbImage, side: u32) -> RgbImage {
-    crop_and_flip(&[img], side, side, false, false, &mut SeededRng::new(0))
-        .pop()
-        .expect("one image in, one out")
-}
-
 /// Translate each planned `(input, output)` file (see [`plan_outputs`]) and write the
 /// result; `done` is called after each. Returns the sheet rows (input | output, plus the
 /// original when degrading) when `opts.sheet`.
@@ -75,9 +68,9 @@ pub fn translate_files(
         let out = translate_image(net, &img, opts.tiling, device);
         save_image(&out, dst)?;
         if opts.sheet {
-            let mut row = vec![thumb(&img, 256), thumb(&out, 256)];
+            let mut row = vec![centre_square(&img, 256), centre_square(&out, 256)];
             if opts.degrade.is_some() {
-                row.push(thumb(&original, 256));
+                row.push(centre_square(&original, 256));
             }
             rows.push(row);
         }
