@@ -1,5 +1,5 @@
-//! `atelier stylize`: fast (a style network) or by optimisation (Gatys), and `atelier
-//! styles`, the built-in styles. Also holds the progress observer
+//! `atelier stylize`: fast (a style network), AdaIN (any painting in one pass) or by
+//! optimisation (Gatys), and `atelier styles`, the built-in styles. Also holds the progress observer
 //! that every VGG image optimisation shows (`atelier texture` uses it too).
 
 use std::path::{Path, PathBuf};
@@ -11,8 +11,11 @@ use indicatif::ProgressBar;
 use crate::device::{DeviceChoice, select};
 use crate::imaging::io::resize_long_side;
 use crate::imaging::{LoadOptions, check_image_output, load_rgb, save_image};
+use crate::models::adain::{ADAIN_KIND, LoadedAdain};
+use crate::models::model_file::model_kind;
 use crate::models::style_net::LoadedStyleNet;
-use crate::models::vgg::Border;
+use crate::models::vgg::{Border, VggArch, VggConfig};
+use crate::tasks::adain_style::{AdainOptions, builtin_adain_path, stylize_adain};
 use crate::tasks::fast_style::{FastOptions, builtin_styles_path, is_style_model, stylize_fast};
 use crate::tasks::image_optim::VggOptimOptions;
 use crate::tasks::stylize::{
@@ -63,6 +66,8 @@ pub enum StyleMethod {
     /// One pass of a feed-forward style network (built-in styles or `train style` models):
     /// seconds.
     Fast,
+    /// Arbitrary style in one pass (AdaIN): any painting, a second or a few.
+    Adain,
     /// Optimise the image (Gatys et al.) against any painting: minutes, the quality
     /// reference.
     Optimize,
@@ -73,23 +78,33 @@ pub struct StylizeArgs {
     /// The content photo.
     pub content: PathBuf,
     /// Styles, comma-separated: built-in names (`atelier styles` lists them), names in
-    /// --model, a style-network file, or painting images (with --method optimize).
+    /// --model, a style-network file, or painting images (with --method adain or optimize).
     #[arg(long, value_delimiter = ',', required = true)]
     pub style: Vec<String>,
     /// Blend weights, one per style (normalised to sum to 1).
     #[arg(long, value_delimiter = ',')]
     pub style_weights: Option<Vec<f32>>,
-    /// fast or optimize (default: fast for style names and network files, optimize for
-    /// painting images).
+    /// fast, adain or optimize (default: fast for style names and network files; adain for
+    /// painting images when an AdaIN decoder is available, else optimize).
     #[arg(long, value_enum)]
     pub method: Option<StyleMethod>,
     /// Fast: the style network whose styles --style names (default: the built-in one).
+    /// AdaIN: the decoder (default: the built-in one, or $ATELIER_ADAIN).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Fast: how much of the style, 0 (the photo) to 1 (full), blended in pixel space.
+    /// Fast and AdaIN: how much of the style, 0 (the photo) to 1 (full); fast blends
+    /// pixels, AdaIN features (0 is then the decoder's rendering of the photo).
     #[arg(long, default_value_t = 1.0)]
     pub strength: f32,
-    /// Fast: tile side for large images (tiles share whole-image statistics: no seams).
+    /// AdaIN: a greyscale mask (any size; resized to the photo): the first style where it
+    /// is white, the second where it is black.
+    #[arg(long)]
+    pub mask: Option<PathBuf>,
+    /// AdaIN: long side the paintings are seen at; larger gives finer strokes.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(32..=4096))]
+    pub style_size: u32,
+    /// Fast and AdaIN: tile side for large images (tiles share whole-image statistics: no
+    /// seams).
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(64..=16384))]
     pub tile: u64,
     /// Long side of the output in pixels (default: optimize 512; fast the photo's own size).
@@ -114,9 +129,17 @@ pub struct StylizeArgs {
     pub output: PathBuf,
 }
 
-/// The method when none is given: fast when every style is a name or a network file,
-/// optimize when every one is an image; a mix cannot be painted in one pass.
-fn choose_method(styles: &[String]) -> anyhow::Result<StyleMethod> {
+/// The AdaIN decoder to use: --model when it holds one, else the built-in one.
+fn adain_model_path(model: Option<&Path>) -> PathBuf {
+    model
+        .map(Path::to_path_buf)
+        .unwrap_or_else(builtin_adain_path)
+}
+
+/// The method when none is given: fast when every style is a name or a network file;
+/// when every one is an image, AdaIN if a decoder is at hand, else optimize; a mix cannot
+/// be painted in one pass.
+fn choose_method(styles: &[String], model: Option<&Path>) -> anyhow::Result<StyleMethod> {
     let fast: Vec<bool> = styles
         .iter()
         .map(|s| is_style_model(s) || !Path::new(s).exists())
@@ -124,11 +147,16 @@ fn choose_method(styles: &[String]) -> anyhow::Result<StyleMethod> {
     if fast.iter().all(|f| *f) {
         Ok(StyleMethod::Fast)
     } else if fast.iter().all(|f| !*f) {
-        Ok(StyleMethod::Optimize)
+        let decoder = adain_model_path(model);
+        if model_kind(&decoder).is_ok_and(|k| k == ADAIN_KIND) {
+            Ok(StyleMethod::Adain)
+        } else {
+            Ok(StyleMethod::Optimize)
+        }
     } else {
         anyhow::bail!(
             "--style mixes style names or networks with painting images: use names with \
-             --method fast, or images with --method optimize"
+             --method fast, or images with --method adain or optimize"
         )
     }
 }
@@ -138,10 +166,14 @@ pub fn run(a: StylizeArgs, device: DeviceChoice) -> anyhow::Result<()> {
     check_image_output(&a.output)?;
     let method = match a.method {
         Some(m) => m,
-        None => choose_method(&a.style)?,
+        None => choose_method(&a.style, a.model.as_deref())?,
     };
+    if a.mask.is_some() && method != StyleMethod::Adain {
+        anyhow::bail!("--mask works with --method adain");
+    }
     match method {
         StyleMethod::Fast => run_fast(a, blend, device),
+        StyleMethod::Adain => run_adain(a, blend, device),
         StyleMethod::Optimize => run_optimize(a, blend, device),
     }
 }
@@ -186,7 +218,7 @@ fn fast_model(
         if Path::new(s).is_file() {
             anyhow::bail!(
                 "--style {s} is an image: fast stylisation paints trained styles (names, or \
-                 a network file); any painting works with --method optimize"
+                 a network file); any painting works with --method adain or optimize"
             );
         }
     }
@@ -208,6 +240,80 @@ fn run_fast(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::Re
     };
     let t = std::time::Instant::now();
     let out = stylize_fast(&model, &content, &opts, &device)?;
+    save_image(&out, &a.output)?;
+    super::status(format_args!(
+        "wrote {} ({}x{}, {:.2} s)",
+        a.output.display(),
+        out.width(),
+        out.height(),
+        t.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// A mask image as greyscale (a colour mask by its luminance, with a warning).
+fn load_mask(path: &Path) -> anyhow::Result<image::GrayImage> {
+    let rgb = load_rgb(path, &LoadOptions::default()).context("mask image")?;
+    if rgb.pixels().any(|p| p.0[0] != p.0[1] || p.0[1] != p.0[2]) {
+        tracing::warn!(
+            "the mask {} is not greyscale: its luminance is used (white = first style)",
+            path.display()
+        );
+    }
+    Ok(image::DynamicImage::ImageRgb8(rgb).to_luma8())
+}
+
+fn run_adain(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::Result<()> {
+    let device = select(device)?;
+    let path = adain_model_path(a.model.as_deref());
+    let loaded = LoadedAdain::load(&path, &device).with_context(|| {
+        if a.model.is_none() {
+            format!(
+                "the built-in AdaIN decoder is missing or damaged ({}); set ATELIER_ADAIN, \
+                 pass --model FILE, or use --method optimize",
+                path.display()
+            )
+        } else {
+            format!("loading the AdaIN decoder {}", path.display())
+        }
+    })?;
+    let weights = match loaded.meta.decoder.arch {
+        VggArch::Vgg16 => crate::weights::VGG16,
+        VggArch::Vgg19 => crate::weights::VGG19,
+    };
+    let vgg_path = weights.locate(a.optim.vgg.as_deref())?;
+    let vgg = VggConfig::new().load(&vgg_path, &device)?;
+    let model = loaded.with(&vgg)?;
+    let load = LoadOptions::default();
+    let mut content = load_rgb(&a.content, &load).context("content image")?;
+    if let Some(long) = a.size {
+        content = resize_long_side(&content, long);
+    }
+    let styles = a
+        .style
+        .iter()
+        .zip(&blend)
+        .map(|(p, &b)| {
+            let path = Path::new(p);
+            anyhow::ensure!(
+                path.is_file() && !is_style_model(p),
+                "--style {p} is not a painting image: AdaIN takes image files (built-in \
+                 style names work with --method fast)"
+            );
+            Ok((load_rgb(path, &load).context("style image")?, b))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mask = a.mask.as_deref().map(load_mask).transpose()?;
+    let opts = AdainOptions {
+        styles,
+        mask,
+        strength: a.strength,
+        preserve_color: a.preserve_color,
+        style_size: a.style_size,
+        tile: a.tile as usize,
+    };
+    let t = std::time::Instant::now();
+    let out = stylize_adain(&model, &content, &opts, &device)?;
     save_image(&out, &a.output)?;
     super::status(format_args!(
         "wrote {} ({}x{}, {:.2} s)",

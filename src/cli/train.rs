@@ -1,4 +1,4 @@
-//! `atelier train gan|translate|style`: flags into a training task's options, the command line
+//! `atelier train gan|translate|style|adain`: flags into a training task's options, the command line
 //! recorded with the model, and the report at the end.
 
 use std::path::Path;
@@ -6,6 +6,7 @@ use std::path::Path;
 use clap::Subcommand;
 
 use crate::device::DeviceChoice;
+use crate::tasks::train_adain::{AdainTrainOptions, train_adain};
 use crate::tasks::train_gan::{GanTrainOptions, train_gan};
 use crate::tasks::train_style::{StyleTrainOptions, train_style};
 use crate::tasks::train_translate::{TranslateTrainOptions, train_translate};
@@ -22,6 +23,9 @@ pub enum TrainCommand {
     /// Train a feed-forward style network on photos: one painting or many in one network
     /// (then `stylize --model RUN/style-network.safetensors --style NAME`).
     Style(StyleTrainOptions),
+    /// Train an AdaIN decoder on photos and paintings: any painting as the style in one
+    /// pass (then `stylize --method adain --model RUN/adain-decoder.safetensors`).
+    Adain(AdainTrainOptions),
 }
 
 /// The command as typed, without the program's install path: recorded in model files.
@@ -49,6 +53,7 @@ pub fn run(cmd: TrainCommand, device: DeviceChoice) -> anyhow::Result<()> {
         TrainCommand::Gan(args) => launch(args, device, train_gan),
         TrainCommand::Translate(args) => launch(args, device, train_translate),
         TrainCommand::Style(args) => launch(args, device, train_style),
+        TrainCommand::Adain(args) => launch(args, device, train_adain),
     }
 }
 

@@ -54,6 +54,7 @@ pub fn run(args: TranslateArgs, device: DeviceChoice) -> anyhow::Result<()> {
     let tiling = Tiling {
         tile: args.tile as usize,
         overlap: args.overlap as usize,
+        align: 4,
     };
     anyhow::ensure!(
         tiling.overlap * 2 < tiling.tile,

@@ -1,6 +1,7 @@
 //! One file per network. Each follows burn's pattern: a serde `Config` with
 //! `init(&device)`, a `#[derive(Module)]` struct, `forward`.
 
+pub mod adain;
 pub mod budget;
 pub mod dcgan;
 pub mod inception;

@@ -57,7 +57,7 @@ impl VggArch {
     }
 
     /// (block, index in block) of conv `i`, both from 0.
-    fn block_of(self, i: usize) -> (usize, usize) {
+    pub fn block_of(self, i: usize) -> (usize, usize) {
         let mut start = 0;
         for (b, &n) in self.blocks().iter().enumerate() {
             if i < start + n {
@@ -92,7 +92,7 @@ impl VggArch {
         format!("features.{}.weight", self.feature_index(i))
     }
 
-    fn conv_shape(self, i: usize) -> [usize; 4] {
+    pub fn conv_shape(self, i: usize) -> [usize; 4] {
         let (b, k) = self.block_of(i);
         let out = WIDTHS[b];
         let inp = match (b, k) {
@@ -363,6 +363,21 @@ impl Vgg {
     /// The device the weights live on (load on an autodiff device to optimise images).
     pub fn device(&self) -> Device {
         self.net.convs[0].weight.val().device()
+    }
+
+    /// The same network for inference off the autodiff graph (sample sheets in training).
+    pub fn valid(&self) -> Vgg {
+        Vgg {
+            net: self.net.clone().valid(),
+            config: self.config.clone(),
+            arch: self.arch,
+            source: self.source.clone(),
+        }
+    }
+
+    /// VGG16 or VGG19.
+    pub fn arch(&self) -> VggArch {
+        self.arch
     }
 
     pub fn source(&self) -> &Path {

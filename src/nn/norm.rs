@@ -196,6 +196,55 @@ pub fn instance_normalize(x: Tensor<4>, epsilon: f64) -> Tensor<4> {
     centred / var.add_scalar(epsilon).sqrt()
 }
 
+/// Per-image, per-channel mean and standard deviation [N, C, 1, 1] of features: what
+/// AdaIN transfers and what its style loss matches.
+#[derive(Clone, Debug)]
+pub struct ChannelStats {
+    pub mean: Tensor<4>,
+    pub std: Tensor<4>,
+}
+
+/// Added to variances before the square root, as in instance norm.
+pub const STATS_EPSILON: f64 = 1e-5;
+
+impl ChannelStats {
+    /// The statistics of features `x` [N, C, H, W] over H and W (biased variance).
+    pub fn of(x: Tensor<4>) -> Self {
+        let mean = x.clone().mean_dim(3).mean_dim(2);
+        let var = (x - mean.clone()).powf_scalar(2.0).mean_dim(3).mean_dim(2);
+        Self {
+            mean,
+            std: var.add_scalar(STATS_EPSILON).sqrt(),
+        }
+    }
+
+    /// A weighted blend of statistics (weights summing to 1): AdaIN of a blend is the blend
+    /// of the AdaINs, as the normalised content is shared.
+    pub fn blend(parts: &[(ChannelStats, f32)]) -> Self {
+        let (first, w0) = &parts[0];
+        let (mut mean, mut std) = (first.mean.clone() * *w0, first.std.clone() * *w0);
+        for (s, w) in &parts[1..] {
+            mean = mean + s.mean.clone() * *w;
+            std = std + s.std.clone() * *w;
+        }
+        Self { mean, std }
+    }
+
+    pub fn detach(self) -> Self {
+        Self {
+            mean: self.mean.detach(),
+            std: self.std.detach(),
+        }
+    }
+}
+
+/// Adaptive instance normalisation (Huang & Belongie 2017): `content`'s channels
+/// normalised, then given `style`'s mean and standard deviation. The content statistics
+/// come from `ctx`: the features' own, or the whole image's when they are a tile's.
+pub fn adain(content: Tensor<4>, style: &ChannelStats, ctx: &mut NormContext) -> Tensor<4> {
+    ctx.normalize(content, STATS_EPSILON) * style.std.clone() + style.mean.clone()
+}
+
 /// The meeting point of the tiles of one image (see [`NormContext`]). It also hands out
 /// one compute token, so only one tile computes at a time: peak working memory stays that
 /// of one tile, while the others wait at a norm layer holding only their activations.
@@ -300,6 +349,24 @@ mod tests {
         let r = (4.5f32).sqrt();
         assert!((y[0] - 3.0 / r).abs() < 1e-5);
         assert!((y[4] - 0.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn adain_gives_the_content_the_style_statistics() {
+        let d = Device::flex();
+        d.seed(3);
+        let content = Tensor::<4>::random([2, 5, 7, 6], burn::tensor::Distribution::Default, &d);
+        let style = Tensor::<4>::random(
+            [2, 5, 9, 4],
+            burn::tensor::Distribution::Normal(2.0, 3.0),
+            &d,
+        );
+        let target = ChannelStats::of(style);
+        let out = ChannelStats::of(adain(content, &target, &mut NormContext::own()));
+        for (a, b) in [(out.mean, target.mean), (out.std, target.std)] {
+            let worst = (a - b).abs().max().into_scalar::<f32>();
+            assert!(worst < 1e-3, "statistics differ by {worst}");
+        }
     }
 
     #[test]

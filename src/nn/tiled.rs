@@ -20,6 +20,10 @@ pub struct Tiling {
     pub tile: usize,
     /// Overlap between neighbouring tiles.
     pub overlap: usize,
+    /// Tile starts are multiples of this: the network's total down-sampling factor, so
+    /// tiles see the same pixel grid as the whole image (4 for the generators, 8 for a VGG
+    /// encoder to relu4_1).
+    pub align: usize,
 }
 
 impl Default for Tiling {
@@ -27,6 +31,7 @@ impl Default for Tiling {
         Self {
             tile: 512,
             overlap: 64,
+            align: 4,
         }
     }
 }
@@ -35,17 +40,28 @@ impl Default for Tiling {
 /// axis at overlap midpoints. Starts are multiples of 4, the generators' down-sampling
 /// factor, so tiles see the same pixel grid as the whole image.
 pub fn spans(len: usize, tile: usize, overlap: usize) -> Vec<(usize, usize, usize, usize)> {
+    spans_aligned(len, tile, overlap, 4)
+}
+
+/// [`spans`] with starts (and core bounds) multiples of `align`.
+pub fn spans_aligned(
+    len: usize,
+    tile: usize,
+    overlap: usize,
+    align: usize,
+) -> Vec<(usize, usize, usize, usize)> {
+    let a = align.max(1);
     if len <= tile {
         return vec![(0, len, 0, len)];
     }
     // As few tiles as cover the axis with the overlap, all of one length, spread evenly:
     // the less area tiles repeat, the less memory and time tiling costs.
-    let step = (tile - overlap.min(tile / 2)).max(4);
+    let step = (tile - overlap.min(tile / 2)).max(a);
     let n = (len - overlap).div_ceil(step).max(2);
-    let length = (len + (n - 1) * overlap).div_ceil(n).div_ceil(4) * 4;
-    // The last tile ends at the image edge (so it may be up to 3 px longer than the others).
-    let last = (len - length.min(len)) / 4 * 4;
-    let starts: Vec<usize> = (0..n).map(|k| k * last / (n - 1) / 4 * 4).collect();
+    let length = (len + (n - 1) * overlap).div_ceil(n).div_ceil(a) * a;
+    // The last tile ends at the image edge (so it may be up to a-1 px longer than the others).
+    let last = (len - length.min(len)) / a * a;
+    let starts: Vec<usize> = (0..n).map(|k| k * last / (n - 1) / a * a).collect();
     let ends: Vec<usize> = starts
         .iter()
         .map(|&s| if s == last { len } else { s + length })
@@ -55,12 +71,12 @@ pub fn spans(len: usize, tile: usize, overlap: usize) -> Vec<(usize, usize, usiz
             let c0 = if k == 0 {
                 0
             } else {
-                (starts[k] + ends[k - 1]) / 2 / 4 * 4
+                (starts[k] + ends[k - 1]) / 2 / a * a
             };
             let c1 = if k + 1 == starts.len() {
                 len
             } else {
-                (starts[k + 1] + ends[k]) / 2 / 4 * 4
+                (starts[k + 1] + ends[k]) / 2 / a * a
             };
             (starts[k], ends[k], c0, c1)
         })
@@ -93,7 +109,8 @@ fn ramp(
 /// else in overlapping tiles blended with linear ramps. `exact`: the network's
 /// receptive field is bounded, so tiles share the whole image's normalisation statistics
 /// (through the `NormContext` passed to `forward`) and agree with the untiled result away
-/// from their borders. Pixels go in and come out in `range`.
+/// from their borders. Pixels go in and come out in `range`; `forward` also gets the
+/// tile's top-left corner (y, x) in the image, for inputs that vary over it (masks).
 pub fn run_tiled<F>(
     img: &RgbImage,
     tiling: Tiling,
@@ -103,16 +120,20 @@ pub fn run_tiled<F>(
     forward: F,
 ) -> RgbImage
 where
-    F: Fn(Tensor<4>, &mut NormContext) -> Tensor<4> + Sync,
+    F: Fn(Tensor<4>, [usize; 2], &mut NormContext) -> Tensor<4> + Sync,
 {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let tile = tiling.tile.max(16) / 4 * 4;
-    let overlap = tiling.overlap.min(tile / 2) / 4 * 4;
+    let a = tiling.align.max(1);
+    let tile = tiling.tile.max(4 * a) / a * a;
+    let overlap = tiling.overlap.min(tile / 2) / a * a;
     if w <= tile && h <= tile {
         let x = image_to_tensor(img, range, device);
-        return tensor_to_images(forward(x, &mut NormContext::own()), range).remove(0);
+        return tensor_to_images(forward(x, [0, 0], &mut NormContext::own()), range).remove(0);
     }
-    let (xs, ys) = (spans(w, tile, overlap), spans(h, tile, overlap));
+    let (xs, ys) = (
+        spans_aligned(w, tile, overlap, a),
+        spans_aligned(h, tile, overlap, a),
+    );
     // (tile index along y, along x, its core in tile coordinates). A tile's pixels become a
     // tensor only when it runs and its output is blended in as soon as it is done, so
     // memory holds the image, the result and one tile's work beside the waiting tiles'
@@ -191,7 +212,7 @@ where
                     .to_image();
                     let pixels = image_to_tensor(&crop, range, device);
                     drop(crop);
-                    let v = forward(pixels, &mut ctx)
+                    let v = forward(pixels, [y0, x0], &mut ctx)
                         .into_data()
                         .convert::<f32>()
                         .try_to_vec::<f32>()

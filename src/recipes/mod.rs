@@ -1,6 +1,8 @@
-//! Training recipes: what each GAN family plugs into the one engine (`crate::train`).
-//! A new GAN needs a recipe here and a model under `models/`, nothing else.
+//! Training recipes: what each GAN family and each single-network trainer (style networks,
+//! AdaIN decoders) plugs into the one engine (`crate::train`). A new trainer needs a recipe
+//! here and a model under `models/`, nothing else.
 
+pub mod adain;
 pub mod cyclegan;
 pub mod dcgan;
 pub mod image_pool;

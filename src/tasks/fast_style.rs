@@ -48,6 +48,7 @@ pub fn default_tiling() -> Tiling {
     Tiling {
         tile: 1024,
         overlap: 128,
+        align: 4,
     }
 }
 
@@ -65,7 +66,7 @@ pub fn stylize_tiled(
         tiling.tile = tile;
         tiling.overlap = tiling.overlap.min(tile / 4);
     }
-    run_tiled(img, tiling, true, Range::Unit, device, |x, ctx| {
+    run_tiled(img, tiling, true, Range::Unit, device, |x, _, ctx| {
         net.forward_with(x, mix, ctx)
     })
 }

@@ -3,12 +3,14 @@
 //! (DCGAN, translators) and evaluation. Each is a library function with a plain options
 //! struct; the CLI and the studio only fill the options in.
 
+pub mod adain_style;
 pub mod evaluate;
 pub mod fast_style;
 pub mod generate;
 pub mod image_optim;
 pub mod stylize;
 pub mod texture;
+pub mod train_adain;
 pub mod train_gan;
 pub mod train_style;
 pub mod train_translate;

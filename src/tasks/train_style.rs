@@ -19,7 +19,7 @@ use crate::recipes::style::{ContentCrops, StyleLossWeights, StyleRecipe};
 use crate::train::{LrSchedule, SingleStepConfig, TrainOutcome, run_single};
 use crate::weights::VGG16;
 
-fn parse_size(s: &str) -> Result<u32, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u32, String> {
     match s.parse::<u32>() {
         Ok(n) if (32..=1024).contains(&n) && n % 4 == 0 => Ok(n),
         _ => Err(format!(
@@ -169,8 +169,9 @@ impl StyleTrainOptions {
     }
 }
 
-/// Every image in the content folders (or the files given), decoded.
-fn load_content(paths: &[PathBuf], exclude: &[String]) -> anyhow::Result<Vec<image::RgbImage>> {
+/// The image files in `paths` (folders, searched recursively, or single images), less
+/// those whose file names are in `exclude`.
+pub(crate) fn list_images(paths: &[PathBuf], exclude: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_file() {
@@ -184,12 +185,18 @@ fn load_content(paths: &[PathBuf], exclude: &[String]) -> anyhow::Result<Vec<ima
         let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
         !name.is_some_and(|n| exclude.contains(&n))
     });
-    if !exclude.is_empty() {
-        tracing::info!(
-            "left out {} content images (--exclude)",
-            before - files.len()
-        );
+    if before > files.len() {
+        tracing::info!("left out {} images (--exclude)", before - files.len());
     }
+    Ok(files)
+}
+
+/// Every image in the content folders (or the files given), decoded.
+pub(crate) fn load_content(
+    paths: &[PathBuf],
+    exclude: &[String],
+) -> anyhow::Result<Vec<image::RgbImage>> {
+    let files = list_images(paths, exclude)?;
     anyhow::ensure!(!files.is_empty(), "no images found in --content");
     let opts = LoadOptions::default();
     files

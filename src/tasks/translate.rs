@@ -32,7 +32,7 @@ pub fn translate_image(
         net.tiles_exactly(),
         Range::Signed,
         device,
-        |x, ctx| net.forward_with(x, ctx),
+        |x, _, ctx| net.forward_with(x, ctx),
     )
 }
 
@@ -252,6 +252,7 @@ mod tests {
         let tiling = Tiling {
             tile: 64,
             overlap: 24,
+            align: 4,
         };
         let tiled = translate_image(&net, &img, tiling, &d);
         let (xs, ys) = (spans(150, 64, 24), spans(110, 64, 24));
