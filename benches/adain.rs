@@ -12,7 +12,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{arg, arg_or};
+use common::{arg, arg_or, median_seconds, size_arg};
 
 use atelier::models::adain::{AdainDecoderConfig, AdainModel, LoadedAdain};
 use atelier::models::vgg::{VggArch, VggConfig, write_random_vgg_of};
@@ -22,12 +22,7 @@ use burn::prelude::*;
 fn main() {
     let device = Device::flex();
     let iters: usize = arg_or("--iters", 5);
-    let (w, h) = arg("--size")
-        .and_then(|s| {
-            let (a, b) = s.split_once('x')?;
-            Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?))
-        })
-        .unwrap_or((1024, 768));
+    let (w, h) = size_arg((1024, 768));
     let (decoder, config) = match arg("--model") {
         Some(path) => {
             let l = LoadedAdain::load(std::path::Path::new(&path), &device)
@@ -74,10 +69,7 @@ fn main() {
         assert_eq!(out.dimensions(), (w, h));
         t.elapsed().as_secs_f64()
     };
-    run(); // warm-up
-    let mut times: Vec<f64> = (0..iters).map(|_| run()).collect();
-    times.sort_by(|a, b| a.total_cmp(b));
-    let median = times[times.len() / 2];
+    let median = median_seconds(iters, run);
     let (enc, dec) = config.macs_per_pixel();
     let gmacs = ((enc + dec) * (w * h) as f64 + enc * 512.0 * 512.0) / 1e9;
     println!(

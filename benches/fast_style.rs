@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{arg, arg_or};
+use common::{arg, arg_or, median_seconds, size_arg};
 
 use atelier::models::style_net::{LoadedStyleNet, StyleNetConfig, style_mix};
 use atelier::tasks::fast_style::stylize_tiled;
@@ -20,12 +20,7 @@ use burn::prelude::*;
 fn main() {
     let device = Device::flex();
     let iters: usize = arg_or("--iters", 5);
-    let (w, h) = arg("--size")
-        .and_then(|s| {
-            let (a, b) = s.split_once('x')?;
-            Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?))
-        })
-        .unwrap_or((1024, 768));
+    let (w, h) = size_arg((1024, 768));
     let (net, config) = match arg("--model") {
         Some(path) => {
             let loaded = LoadedStyleNet::load(std::path::Path::new(&path), &device)
@@ -52,10 +47,7 @@ fn main() {
         assert_eq!(out.dimensions(), (w, h));
         t.elapsed().as_secs_f64()
     };
-    run(); // warm-up
-    let mut times: Vec<f64> = (0..iters).map(|_| run()).collect();
-    times.sort_by(|a, b| a.total_cmp(b));
-    let median = times[times.len() / 2];
+    let median = median_seconds(iters, run);
     println!(
         "{}",
         serde_json::json!({

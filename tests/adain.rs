@@ -9,18 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use atelier::models::vgg::{VggArch, write_random_vgg_of};
-use common::{atelier, atelier_with_log, fails_with, ok, p, shared_data};
+use common::{atelier, atelier_with_log, fails_with, losses, ok, p, picture, shared_data};
 use image::RgbImage;
-
-fn picture(w: u32, h: u32, k: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([
-            ((x * (3 + k) + y) % 256) as u8,
-            ((y * (5 + k)) % 256) as u8,
-            (((x / (2 + k) + y / 3) % 2) * 200 + 20) as u8,
-        ])
-    })
-}
 
 struct Fixture {
     vgg: PathBuf,
@@ -47,18 +37,6 @@ fn fixture(dir: &Path, convs: usize) -> Fixture {
         styles,
         photos,
     }
-}
-
-fn losses(run: &Path) -> Vec<f64> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"]
-                .as_f64()
-                .unwrap()
-        })
-        .collect()
 }
 
 fn train(dir: &Path, fx: &Fixture, run: &str, extra: &[&str]) -> String {

@@ -8,18 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use atelier::models::vgg::{VggArch, write_random_vgg_of};
-use common::{atelier, fails_with, ok, p};
+use common::{atelier, fails_with, losses, ok, p, picture};
 use image::RgbImage;
-
-fn picture(w: u32, h: u32, k: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([
-            ((x * (3 + k) + y) % 256) as u8,
-            ((y * (5 + k)) % 256) as u8,
-            (((x / (2 + k) + y / 3) % 2) * 200 + 20) as u8,
-        ])
-    })
-}
 
 /// A random VGG16 with `convs` layers, two paintings and a folder of four photos.
 fn fixture(dir: &Path, convs: usize) -> (PathBuf, [PathBuf; 2], PathBuf) {
@@ -36,18 +26,6 @@ fn fixture(dir: &Path, convs: usize) -> (PathBuf, [PathBuf; 2], PathBuf) {
             .unwrap();
     }
     (vgg, styles, photos)
-}
-
-fn losses(run: &Path) -> Vec<f64> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"]
-                .as_f64()
-                .unwrap()
-        })
-        .collect()
 }
 
 fn train(dir: &Path, fx: &(PathBuf, [PathBuf; 2], PathBuf), run: &str, extra: &[&str]) -> String {

@@ -15,6 +15,26 @@ pub fn arg_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     arg(name).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// `--size WxH`, or `default`.
+#[allow(dead_code)]
+pub fn size_arg(default: (u32, u32)) -> (u32, u32) {
+    arg("--size")
+        .and_then(|s| {
+            let (a, b) = s.split_once('x')?;
+            Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?))
+        })
+        .unwrap_or(default)
+}
+
+/// The median of `iters` timed calls of `run` (seconds each), after one warm-up call.
+#[allow(dead_code)]
+pub fn median_seconds(iters: usize, run: impl Fn() -> f64) -> f64 {
+    run();
+    let mut times: Vec<f64> = (0..iters.max(1)).map(|_| run()).collect();
+    times.sort_by(|a, b| a.total_cmp(b));
+    times[times.len() / 2]
+}
+
 /// Seconds per training step of `recipe`'s networks on a fixed batch, after a two-step
 /// warm-up. Reading the losses waits for each step to finish, as training does.
 #[allow(dead_code)]

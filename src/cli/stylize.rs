@@ -225,13 +225,36 @@ fn fast_model(
     Ok((model, a.style.clone()))
 }
 
+/// The content photo, its long side resized to --size when given.
+fn load_content(a: &StylizeArgs) -> anyhow::Result<image::RgbImage> {
+    let content = load_rgb(&a.content, &LoadOptions::default()).context("content image")?;
+    Ok(match a.size {
+        Some(long) => resize_long_side(&content, long),
+        None => content,
+    })
+}
+
+/// Save a one-pass result and say where, its size and how long it took.
+fn save_timed(
+    out: &image::RgbImage,
+    path: &Path,
+    started: std::time::Instant,
+) -> anyhow::Result<()> {
+    save_image(out, path)?;
+    super::status(format_args!(
+        "wrote {} ({}x{}, {:.2} s)",
+        path.display(),
+        out.width(),
+        out.height(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
 fn run_fast(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::Result<()> {
     let device = select(device)?;
     let (model, names) = fast_model(&a, &device)?;
-    let mut content = load_rgb(&a.content, &LoadOptions::default()).context("content image")?;
-    if let Some(long) = a.size {
-        content = resize_long_side(&content, long);
-    }
+    let content = load_content(&a)?;
     let opts = FastOptions {
         styles: names.into_iter().zip(blend).collect(),
         strength: a.strength,
@@ -240,15 +263,7 @@ fn run_fast(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::Re
     };
     let t = std::time::Instant::now();
     let out = stylize_fast(&model, &content, &opts, &device)?;
-    save_image(&out, &a.output)?;
-    super::status(format_args!(
-        "wrote {} ({}x{}, {:.2} s)",
-        a.output.display(),
-        out.width(),
-        out.height(),
-        t.elapsed().as_secs_f64()
-    ));
-    Ok(())
+    save_timed(&out, &a.output, t)
 }
 
 /// A mask image as greyscale (a colour mask by its luminance, with a warning).
@@ -285,10 +300,7 @@ fn run_adain(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::R
     let vgg = VggConfig::new().load(&vgg_path, &device)?;
     let model = loaded.with(&vgg)?;
     let load = LoadOptions::default();
-    let mut content = load_rgb(&a.content, &load).context("content image")?;
-    if let Some(long) = a.size {
-        content = resize_long_side(&content, long);
-    }
+    let content = load_content(&a)?;
     let styles = a
         .style
         .iter()
@@ -314,15 +326,7 @@ fn run_adain(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::R
     };
     let t = std::time::Instant::now();
     let out = stylize_adain(&model, &content, &opts, &device)?;
-    save_image(&out, &a.output)?;
-    super::status(format_args!(
-        "wrote {} ({}x{}, {:.2} s)",
-        a.output.display(),
-        out.width(),
-        out.height(),
-        t.elapsed().as_secs_f64()
-    ));
-    Ok(())
+    save_timed(&out, &a.output, t)
 }
 
 fn run_optimize(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::Result<()> {

@@ -83,6 +83,33 @@ pub fn spans_aligned(
         .collect()
 }
 
+/// The largest channel difference between two images of one size, outside the tile
+/// overlaps of `xs` and `ys` widened by `margin` (tests of exact tiling compare there).
+#[cfg(test)]
+pub(crate) fn worst_outside_overlaps(
+    a: &RgbImage,
+    b: &RgbImage,
+    xs: &[(usize, usize, usize, usize)],
+    ys: &[(usize, usize, usize, usize)],
+    margin: usize,
+) -> i32 {
+    let in_overlap = |p: usize, s: &[(usize, usize, usize, usize)]| {
+        s.windows(2)
+            .any(|w| p + margin >= w[1].0 && p < w[0].1 + margin)
+    };
+    let mut worst = 0;
+    for (x, y, p) in a.enumerate_pixels() {
+        if in_overlap(x as usize, xs) || in_overlap(y as usize, ys) {
+            continue;
+        }
+        let q = b.get_pixel(x, y);
+        for c in 0..3 {
+            worst = worst.max((p.0[c] as i32 - q.0[c] as i32).abs());
+        }
+    }
+    worst
+}
+
 /// Blend weight along one axis at position `p` of a tile spanning `s..e`: ramps up over the
 /// overlap with the previous tile and down over the overlap with the next.
 fn ramp(

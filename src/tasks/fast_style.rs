@@ -151,19 +151,7 @@ mod tests {
             crate::nn::tiled::spans(150, 96, 24),
         );
         assert!(xs.len() > 1 && ys.len() > 1, "the image must need tiles");
-        let in_overlap = |p: usize, s: &[(usize, usize, usize, usize)]| {
-            s.windows(2).any(|w| p >= w[1].0 && p < w[0].1)
-        };
-        let mut worst = 0i32;
-        for (x, y, p) in tiled.enumerate_pixels() {
-            if in_overlap(x as usize, &xs) || in_overlap(y as usize, &ys) {
-                continue;
-            }
-            let q = whole.get_pixel(x, y);
-            for c in 0..3 {
-                worst = worst.max((p.0[c] as i32 - q.0[c] as i32).abs());
-            }
-        }
+        let worst = crate::nn::tiled::worst_outside_overlaps(&tiled, &whole, &xs, &ys, 0);
         assert!(
             worst <= 2,
             "tiles differ from the whole image by {worst}/255"

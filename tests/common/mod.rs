@@ -129,3 +129,27 @@ pub fn train_tiny(data: &Path, out: &Path, extra: &[&str]) -> Output {
     };
     atelier(&[&base[..], width, extra].concat())
 }
+
+/// A synthetic photo with stripes and a checker, different for each `k`.
+pub fn picture(w: u32, h: u32, k: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([
+            ((x * (3 + k) + y) % 256) as u8,
+            ((y * (5 + k)) % 256) as u8,
+            (((x / (2 + k) + y / 3) % 2) * 200 + 20) as u8,
+        ])
+    })
+}
+
+/// The `loss` column of a single-network run's `metrics.jsonl`.
+pub fn losses(run: &Path) -> Vec<f64> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect()
+}
