@@ -145,6 +145,18 @@ fn bad_model(path: &Path, reason: String) -> AtelierError {
     }
 }
 
+/// Where a model shipped with Atelier is: the file `env` names when set, else `file` in this
+/// source tree's `models/`.
+pub fn shipped_model_path(env: &str, file: &str) -> std::path::PathBuf {
+    std::env::var_os(env)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("models")
+                .join(file)
+        })
+}
+
 /// Open a model file that must hold a `kind` network: its metadata and tensors, with a clear
 /// error for a missing file or one of another kind (`needs` says what does make one).
 pub fn open_model(

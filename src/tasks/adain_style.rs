@@ -27,13 +27,7 @@ pub const BUILTIN_ADAIN_FILE: &str = "adain-decoder.safetensors";
 /// Where the built-in AdaIN decoder is: `$ATELIER_ADAIN`, else the file shipped in this
 /// source tree's `models/`.
 pub fn builtin_adain_path() -> PathBuf {
-    std::env::var_os("ATELIER_ADAIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("models")
-                .join(BUILTIN_ADAIN_FILE)
-        })
+    crate::models::model_file::shipped_model_path("ATELIER_ADAIN", BUILTIN_ADAIN_FILE)
 }
 
 /// Style images smaller than this on their short side are upscaled (with a warning): the

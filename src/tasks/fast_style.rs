@@ -25,13 +25,7 @@ pub const BUILTIN_STYLES_FILE: &str = "styles-fast.safetensors";
 /// Where the built-in style network is: `$ATELIER_STYLES`, else the file shipped in this
 /// source tree's `models/`.
 pub fn builtin_styles_path() -> PathBuf {
-    std::env::var_os("ATELIER_STYLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("models")
-                .join(BUILTIN_STYLES_FILE)
-        })
+    crate::models::model_file::shipped_model_path("ATELIER_STYLES", BUILTIN_STYLES_FILE)
 }
 
 /// Whether `s` names a style-network model file (by its recorded kind, not its name).

@@ -1,7 +1,7 @@
 //! Sampling from a trained generator: grids, class-conditional samples, truncation, and
 //! spherical interpolation between latents.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use image::RgbImage;
 
@@ -16,13 +16,7 @@ pub const DEFAULT_MODEL: &str = "kaokore-dcgan-64.safetensors";
 /// Where `generate` looks when no `--model` is given: `$ATELIER_MODEL`, else the model
 /// shipped in this source tree.
 pub fn default_model_path() -> PathBuf {
-    std::env::var_os("ATELIER_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("models")
-                .join(DEFAULT_MODEL)
-        })
+    crate::models::model_file::shipped_model_path("ATELIER_MODEL", DEFAULT_MODEL)
 }
 
 impl LoadedGenerator {
