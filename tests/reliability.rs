@@ -234,6 +234,8 @@ fn impossible_requests_are_refused_at_once() {
     image::RgbImage::new(40, 30).save(&img).unwrap();
     let out = atelier(&[
         "stylize",
+        "--method",
+        "optimize",
         p(&img),
         "--style",
         p(&img),
@@ -378,6 +380,8 @@ fn odd_sizes_give_a_result_or_a_clear_error() {
     let stylize = |content: &Path, style: &Path, size: &str| {
         atelier(&[
             "stylize",
+            "--method",
+            "optimize",
             p(content),
             "--style",
             p(style),
@@ -413,6 +417,8 @@ fn odd_sizes_give_a_result_or_a_clear_error() {
     let started = std::time::Instant::now();
     let r = atelier(&[
         "stylize",
+        "--method",
+        "optimize",
         p(&chicago),
         "--style",
         p(&chicago),

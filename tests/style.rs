@@ -101,6 +101,8 @@ fn stylize_and_texture_commands_end_to_end() {
     let stylize_to = |to: &Path, extra: &[&str]| {
         let mut a = vec![
             "stylize",
+            "--method",
+            "optimize",
             s(&content),
             "--vgg",
             s(&vgg),
@@ -185,6 +187,8 @@ fn stylize_and_texture_commands_end_to_end() {
     let with_weights = |vgg: &str| {
         atelier(&[
             "stylize",
+            "--method",
+            "optimize",
             s(&content),
             "--style",
             s(&starry),
@@ -208,6 +212,8 @@ fn stylize_and_texture_commands_end_to_end() {
     fails_with(
         &atelier(&[
             "stylize",
+            "--method",
+            "optimize",
             s(&content),
             "--style",
             s(&starry),
