@@ -178,6 +178,19 @@ pub fn run(a: StylizeArgs, device: DeviceChoice) -> anyhow::Result<()> {
     }
 }
 
+/// What a failed model load says: the file given with --model, or that the built-in one is
+/// missing and what to do instead.
+fn load_context(given: bool, path: &Path, what: &str, otherwise: &str) -> String {
+    if given {
+        format!("loading the {what} {}", path.display())
+    } else {
+        format!(
+            "the built-in {what} is missing or damaged ({}); {otherwise}",
+            path.display()
+        )
+    }
+}
+
 /// The style network and the style names to use from it.
 fn fast_model(
     a: &StylizeArgs,
@@ -201,15 +214,12 @@ fn fast_model(
     }
     let path = a.model.clone().unwrap_or_else(builtin_styles_path);
     let model = LoadedStyleNet::load(&path, device).with_context(|| {
-        if a.model.is_none() {
-            format!(
-                "the built-in styles file is missing or damaged ({}); set ATELIER_STYLES or \
-                 pass --model FILE",
-                path.display()
-            )
-        } else {
-            format!("loading the style network {}", path.display())
-        }
+        load_context(
+            a.model.is_some(),
+            &path,
+            "style network",
+            "set ATELIER_STYLES or pass --model FILE",
+        )
     })?;
     for s in &a.style {
         if is_style_model(s) {
@@ -266,6 +276,28 @@ fn run_fast(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::Re
     save_timed(&out, &a.output, t)
 }
 
+/// The painting images of --style with their blend weights (AdaIN and optimisation).
+fn load_paintings(styles: &[String], blend: &[f32]) -> anyhow::Result<Vec<(image::RgbImage, f32)>> {
+    let load = LoadOptions::default();
+    styles
+        .iter()
+        .zip(blend)
+        .map(|(p, &b)| {
+            let path = Path::new(p);
+            anyhow::ensure!(
+                !is_style_model(p),
+                "--style {p} is a style network, not a painting: use it with --method fast"
+            );
+            anyhow::ensure!(
+                path.exists(),
+                "style image '{p}' does not exist (built-in style names work with \
+                 --method fast; `atelier styles` lists them)"
+            );
+            Ok((load_rgb(path, &load).context("style image")?, b))
+        })
+        .collect()
+}
+
 /// A mask image as greyscale (a colour mask by its luminance, with a warning).
 fn load_mask(path: &Path) -> anyhow::Result<image::GrayImage> {
     let rgb = load_rgb(path, &LoadOptions::default()).context("mask image")?;
@@ -282,15 +314,12 @@ fn run_adain(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::R
     let device = select(device)?;
     let path = adain_model_path(a.model.as_deref());
     let loaded = LoadedAdain::load(&path, &device).with_context(|| {
-        if a.model.is_none() {
-            format!(
-                "the built-in AdaIN decoder is missing or damaged ({}); set ATELIER_ADAIN, \
-                 pass --model FILE, or use --method optimize",
-                path.display()
-            )
-        } else {
-            format!("loading the AdaIN decoder {}", path.display())
-        }
+        load_context(
+            a.model.is_some(),
+            &path,
+            "AdaIN decoder",
+            "set ATELIER_ADAIN, pass --model FILE, or use --method optimize",
+        )
     })?;
     let weights = match loaded.meta.decoder.arch {
         VggArch::Vgg16 => crate::weights::VGG16,
@@ -299,22 +328,8 @@ fn run_adain(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::R
     let vgg_path = weights.locate(a.optim.vgg.as_deref())?;
     let vgg = VggConfig::new().load(&vgg_path, &device)?;
     let model = loaded.with(&vgg)?;
-    let load = LoadOptions::default();
     let content = load_content(&a)?;
-    let styles = a
-        .style
-        .iter()
-        .zip(&blend)
-        .map(|(p, &b)| {
-            let path = Path::new(p);
-            anyhow::ensure!(
-                path.is_file() && !is_style_model(p),
-                "--style {p} is not a painting image: AdaIN takes image files (built-in \
-                 style names work with --method fast)"
-            );
-            Ok((load_rgb(path, &load).context("style image")?, b))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let styles = load_paintings(&a.style, &blend)?;
     let mask = a.mask.as_deref().map(load_mask).transpose()?;
     let opts = AdainOptions {
         styles,
@@ -336,21 +351,7 @@ fn run_optimize(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow
     );
     let load = LoadOptions::default();
     let content = load_rgb(&a.content, &load).context("content image")?;
-    let styles = a
-        .style
-        .iter()
-        .zip(&blend)
-        .map(|(p, &b)| {
-            let path = Path::new(p);
-            if !path.exists() {
-                anyhow::bail!(
-                    "style image '{p}' does not exist (built-in style names work with \
-                     --method fast; `atelier styles` lists them)"
-                );
-            }
-            Ok((load_rgb(path, &load).context("style image")?, b))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let styles = load_paintings(&a.style, &blend)?;
     let device = select(device)?;
     let vgg = a.optim.load_vgg(Border::Zero, &device)?;
     let layers = a.optim.layers(&vgg)?;

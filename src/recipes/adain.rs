@@ -36,8 +36,6 @@ pub fn style_layers(depth: VggLayer) -> Vec<VggLayer> {
 pub struct StyleBank {
     pub means: Vec<Tensor<2>>,
     pub stds: Vec<Tensor<2>>,
-    /// Where each sample came from (for the sample sheet): its file.
-    pub files: Vec<PathBuf>,
 }
 
 impl StyleBank {
@@ -115,16 +113,16 @@ impl StyleBank {
         Ok(Self {
             means: means.into_iter().map(|m| Tensor::cat(m, 0)).collect(),
             stds: stds.into_iter().map(|s| Tensor::cat(s, 0)).collect(),
-            files,
         })
     }
 
+    /// How many style samples the bank holds.
     pub fn len(&self) -> usize {
-        self.files.len()
+        self.means.first().map_or(0, |m| m.dims()[0])
     }
 
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
+        self.len() == 0
     }
 
     /// The statistics at layer `l` of the samples `picks`, as [N, C, 1, 1].
@@ -216,8 +214,11 @@ impl AdainRecipe {
             .expect(checked)
             .remove(0)
             .detach();
-        let target = self.bank.stats(deepest, &batch.styles);
-        let t = adain(f, &target, &mut NormContext::own()).detach();
+        // The style's statistics at every style layer; the deepest is also AdaIN's target.
+        let wants: Vec<ChannelStats> = (0..self.layers.len())
+            .map(|l| self.bank.stats(l, &batch.styles))
+            .collect();
+        let t = adain(f, &wants[deepest], &mut NormContext::own()).detach();
         let g = decoder.forward(t.clone());
         let feats = self.vgg.features(g, &self.layers).expect(checked);
         let mse = |a: Tensor<4>, b: Tensor<4>| {
@@ -226,9 +227,8 @@ impl AdainRecipe {
         };
         let content = mse(feats[deepest].clone(), t);
         let mut style = Tensor::<1>::zeros([1], d);
-        for (l, fl) in feats.into_iter().enumerate() {
+        for (fl, want) in feats.into_iter().zip(wants) {
             let got = ChannelStats::of(fl);
-            let want = self.bank.stats(l, &batch.styles);
             style = style + mse(got.mean, want.mean) + mse(got.std, want.std);
         }
         [content, style]

@@ -19,7 +19,7 @@ use crate::imaging::tensor::{Range, image_to_tensor};
 use crate::models::adain::{AdainModel, StyleTarget};
 use crate::nn::norm::ChannelStats;
 use crate::nn::tiled::{Tiling, run_tiled};
-use crate::tasks::stylize::ColorMode;
+use crate::tasks::stylize::{ColorMode, check_strength};
 
 /// The shipped AdaIN decoder, in `models/`.
 pub const BUILTIN_ADAIN_FILE: &str = "adain-decoder.safetensors";
@@ -104,12 +104,7 @@ pub fn stylize_adain(
     opts: &AdainOptions,
     device: &Device,
 ) -> Result<RgbImage> {
-    if !(0.0..=1.0).contains(&opts.strength) {
-        return Err(AtelierError::Config(format!(
-            "--strength must be between 0 and 1, got {}",
-            opts.strength
-        )));
-    }
+    check_strength(opts.strength)?;
     if opts.styles.is_empty() {
         return Err(AtelierError::Config(
             "at least one style image is needed".into(),

@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use image::RgbImage;
 
-use crate::error::{AtelierError, Result};
+use crate::error::Result;
 use crate::imaging::color::{combine_luma_chroma, match_histograms};
 use crate::imaging::tensor::Range;
 use crate::models::model_file::model_kind;
 use crate::models::style_net::{LoadedStyleNet, STYLE_NET_KIND, StyleNet, style_mix};
 use crate::nn::tiled::{Tiling, run_tiled};
-use crate::tasks::stylize::ColorMode;
+use crate::tasks::stylize::{ColorMode, check_strength};
 
 /// The built-in multi-style network, shipped in `models/`.
 pub const BUILTIN_STYLES_FILE: &str = "styles-fast.safetensors";
@@ -86,12 +86,7 @@ pub fn stylize_fast(
     opts: &FastOptions,
     device: &Device,
 ) -> Result<RgbImage> {
-    if !(0.0..=1.0).contains(&opts.strength) {
-        return Err(AtelierError::Config(format!(
-            "--strength must be between 0 and 1, got {}",
-            opts.strength
-        )));
-    }
+    check_strength(opts.strength)?;
     let weights = opts
         .styles
         .iter()

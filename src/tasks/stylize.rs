@@ -96,6 +96,17 @@ pub fn blend_weights(n: usize, given: Option<&[f32]>) -> anyhow::Result<Vec<f32>
     Ok(w.iter().map(|v| v / s).collect())
 }
 
+/// The one-pass methods' `--strength`: 0 (the photo) to 1 (the full style).
+pub fn check_strength(strength: f32) -> crate::Result<()> {
+    if (0.0..=1.0).contains(&strength) {
+        Ok(())
+    } else {
+        Err(crate::error::AtelierError::Config(format!(
+            "--strength must be between 0 and 1, got {strength}"
+        )))
+    }
+}
+
 /// Stylise `content` with `styles` (image, blend weight). `observe` sees every iteration.
 pub fn stylize(
     vgg: &Vgg,

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::train_style::{list_images, load_content, parse_size};
-use super::training::{Launch, RunArgs, RunFlags, parse_betas};
+use super::training::{
+    Launch, RunArgs, RunFlags, list_images, load_content, parse_betas, parse_crop_size,
+};
 use crate::data::loader::{Stream, centre_square, default_workers};
 use crate::device::select;
 use crate::imaging::io::{LoadOptions, load_rgb};
@@ -34,7 +35,7 @@ pub struct AdainTrainOptions {
     #[serde(default)]
     pub exclude: Vec<String>,
     /// Training crop size (photos and paintings).
-    #[arg(long, default_value_t = 256, value_parser = parse_size)]
+    #[arg(long, default_value_t = 256, value_parser = parse_crop_size)]
     pub size: u32,
     /// Painting crops whose statistics are the style targets (computed once at the start:
     /// the encoder is frozen).
@@ -130,8 +131,8 @@ pub fn train_adain(args: &AdainTrainOptions, launch: &Launch) -> anyhow::Result<
         .with_arch(vgg.arch())
         .with_depth(args.depth.clone())
         .with_width(args.width);
+    // StyleBank::build checks that the VGG has these layers, naming the file if not.
     let layers = style_layers(decoder.layer().map_err(anyhow::Error::msg)?);
-    vgg.check(&layers)?;
     // Statistics on the plain device (no graph), kept on the training one.
     let bank = {
         let plain = vgg.valid();

@@ -7,9 +7,8 @@ use anyhow::Context;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::training::{Launch, RunArgs, RunFlags, parse_betas};
+use super::training::{Launch, RunArgs, RunFlags, load_content, parse_betas, parse_crop_size};
 use crate::data::loader::{Stream, centre_square, default_workers};
-use crate::data::translation::image_files;
 use crate::device::select;
 use crate::imaging::io::{LoadOptions, load_rgb, resize_long_side};
 use crate::losses::style_objective::LayerChoice;
@@ -18,15 +17,6 @@ use crate::models::vgg::{VggConfig, parse_layers};
 use crate::recipes::style::{ContentCrops, StyleLossWeights, StyleRecipe};
 use crate::train::{LrSchedule, SingleStepConfig, TrainOutcome, run_single};
 use crate::weights::VGG16;
-
-pub(crate) fn parse_size(s: &str) -> Result<u32, String> {
-    match s.parse::<u32>() {
-        Ok(n) if (32..=1024).contains(&n) && n % 4 == 0 => Ok(n),
-        _ => Err(format!(
-            "size must be a multiple of 4 from 32 to 1024 (256 is usual), got '{s}'"
-        )),
-    }
-}
 
 /// A style-network run's settings (the flags of `atelier train style`).
 #[derive(Args, Debug, Clone, Serialize, Deserialize)]
@@ -46,7 +36,7 @@ pub struct StyleTrainOptions {
     #[serde(default)]
     pub exclude: Vec<String>,
     /// Training crop size.
-    #[arg(long, default_value_t = 256, value_parser = parse_size)]
+    #[arg(long, default_value_t = 256, value_parser = parse_crop_size)]
     pub size: u32,
     /// Long side the paintings are seen at (default: 1.5 x --size). Larger makes bigger
     /// brush strokes relative to the crop.
@@ -167,42 +157,6 @@ impl StyleTrainOptions {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(())
     }
-}
-
-/// The image files in `paths` (folders, searched recursively, or single images), less
-/// those whose file names are in `exclude`.
-pub(crate) fn list_images(paths: &[PathBuf], exclude: &[String]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for p in paths {
-        if p.is_file() {
-            files.push(p.clone());
-        } else {
-            files.extend(image_files(p)?);
-        }
-    }
-    let before = files.len();
-    files.retain(|f| {
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
-        !name.is_some_and(|n| exclude.contains(&n))
-    });
-    if before > files.len() {
-        tracing::info!("left out {} images (--exclude)", before - files.len());
-    }
-    Ok(files)
-}
-
-/// Every image in the content folders (or the files given), decoded.
-pub(crate) fn load_content(
-    paths: &[PathBuf],
-    exclude: &[String],
-) -> anyhow::Result<Vec<image::RgbImage>> {
-    let files = list_images(paths, exclude)?;
-    anyhow::ensure!(!files.is_empty(), "no images found in --content");
-    let opts = LoadOptions::default();
-    files
-        .iter()
-        .map(|f| load_rgb(f, &opts).map_err(anyhow::Error::from))
-        .collect()
 }
 
 /// Train (or resume) a style-network run.

@@ -13,7 +13,9 @@ use anyhow::Context;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
+use crate::data::translation::image_files;
 use crate::device::DeviceChoice;
+use crate::imaging::io::{LoadOptions, load_rgb};
 use crate::train::engine::RunOptions;
 use crate::train::run_dir::{prepare, saved_settings};
 use crate::train::{LrSchedule, RunConfig};
@@ -27,6 +29,49 @@ pub(crate) fn parse_betas(s: &str) -> Result<(f32, f32), String> {
     let b1 = parts[0].trim().parse::<f32>().map_err(|_| bad())?;
     let b2 = parts[1].trim().parse::<f32>().map_err(|_| bad())?;
     Ok((b1, b2))
+}
+
+/// A training crop size: a multiple of 4 from 32 to 1024.
+pub fn parse_crop_size(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n) if (32..=1024).contains(&n) && n % 4 == 0 => Ok(n),
+        _ => Err(format!(
+            "size must be a multiple of 4 from 32 to 1024 (256 is usual), got '{s}'"
+        )),
+    }
+}
+
+/// The image files in `paths` (folders, searched recursively, or single images), less
+/// those whose file names are in `exclude`.
+pub fn list_images(paths: &[PathBuf], exclude: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_file() {
+            files.push(p.clone());
+        } else {
+            files.extend(image_files(p)?);
+        }
+    }
+    let before = files.len();
+    files.retain(|f| {
+        let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
+        !name.is_some_and(|n| exclude.contains(&n))
+    });
+    if before > files.len() {
+        tracing::info!("left out {} images (--exclude)", before - files.len());
+    }
+    Ok(files)
+}
+
+/// Every image in the content folders (or the files given), decoded.
+pub fn load_content(paths: &[PathBuf], exclude: &[String]) -> anyhow::Result<Vec<image::RgbImage>> {
+    let files = list_images(paths, exclude)?;
+    anyhow::ensure!(!files.is_empty(), "no images found in --content");
+    let opts = LoadOptions::default();
+    files
+        .iter()
+        .map(|f| load_rgb(f, &opts).map_err(anyhow::Error::from))
+        .collect()
 }
 
 /// Options from flags as the CLI takes them (`["--data", "art/", "--steps", "500"]`),
