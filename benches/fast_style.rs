@@ -43,7 +43,7 @@ fn main() {
     let tile: usize = arg_or("--tile", 0);
     let run = || {
         let t = Instant::now();
-        let out = stylize_tiled(&net, &img, &mix, tile, &device);
+        let out = stylize_tiled(&net, &img, &mix, tile, None, &device);
         assert_eq!(out.dimensions(), (w, h));
         t.elapsed().as_secs_f64()
     };

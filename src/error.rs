@@ -59,6 +59,10 @@ pub enum AtelierError {
     #[error("invalid setting: {0}")]
     Config(String),
 
+    /// A video could not be read or written (container, codec, frames).
+    #[error("video {path}: {reason}")]
+    Video { path: PathBuf, reason: String },
+
     #[error("device: {0}")]
     Device(String),
 }

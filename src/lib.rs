@@ -19,6 +19,7 @@ pub mod recipes;
 pub mod tasks;
 pub mod train;
 pub mod util;
+pub mod video;
 pub mod weights;
 
 pub use error::{AtelierError, Result};

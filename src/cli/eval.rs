@@ -1,4 +1,4 @@
-//! `atelier eval fid|kid|pair|style`: flags into an evaluation's options; its report
+//! `atelier eval fid|kid|pair|style|video`: flags into an evaluation's options; its report
 //! printed as a two-column table or as JSON.
 
 use clap::{Args, Subcommand};
@@ -8,6 +8,7 @@ use crate::device::{DeviceChoice, select};
 use crate::tasks::evaluate::{
     DistanceOptions, PairOptions, StyleOptions, fid, kernel_distance, pair_scores, style_scores,
 };
+use crate::tasks::evaluate_video::{VideoEvalOptions, video_scores};
 
 #[derive(Subcommand, Debug)]
 pub enum EvalCommand {
@@ -19,6 +20,9 @@ pub enum EvalCommand {
     Pair(Printed<PairOptions>),
     /// Style transfer: content kept, style matched, and an ArtFID-like score.
     Style(Printed<StyleOptions>),
+    /// Video: flicker of a stylised clip against the original's own motion, and what
+    /// consistency cost against a frame-by-frame version.
+    Video(Printed<VideoEvalOptions>),
 }
 
 /// An evaluation's options and how to print its report.
@@ -67,5 +71,6 @@ pub fn run(cmd: EvalCommand, device: DeviceChoice) -> anyhow::Result<()> {
             }
             report(&r, a.json)
         }
+        EvalCommand::Video(a) => report(&video_scores(&a.options, &select(device)?)?, a.json),
     }
 }

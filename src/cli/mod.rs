@@ -6,6 +6,7 @@ pub mod stylize;
 pub mod texture;
 pub mod train;
 pub mod translate;
+pub mod video;
 
 use clap::{Parser, Subcommand};
 
@@ -50,6 +51,9 @@ pub enum Command {
     Texture(texture::TextureArgs),
     /// Translate images with a model from `train translate`, at their own resolution.
     Translate(translate::TranslateArgs),
+    /// Stylise a video (MP4, frame folder or pattern) with any stylizer or translation
+    /// model, steady from frame to frame.
+    Video(video::VideoArgs),
     /// Evaluate: FID and KID (InceptionV3), SSIM/PSNR/L1 of pairs, style-transfer scores.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
@@ -95,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Styles(a) => stylize::run_styles(a, cli.device),
         Command::Texture(a) => texture::run(a, cli.device),
         Command::Translate(a) => translate::run(a, cli.device),
+        Command::Video(a) => video::run(a, cli.device),
         Command::Eval(e) => eval::run(e, cli.device),
     }
 }

@@ -14,12 +14,12 @@ use crate::imaging::{LoadOptions, check_image_output, load_rgb, save_image};
 use crate::models::adain::{ADAIN_KIND, LoadedAdain};
 use crate::models::model_file::model_kind;
 use crate::models::style_net::LoadedStyleNet;
-use crate::models::vgg::{Border, VggArch, VggConfig};
+use crate::models::vgg::{Border, Vgg, VggArch, VggConfig};
 use crate::tasks::adain_style::{AdainOptions, builtin_adain_path, stylize_adain};
 use crate::tasks::fast_style::{FastOptions, builtin_styles_path, is_style_model, stylize_fast};
 use crate::tasks::image_optim::VggOptimOptions;
 use crate::tasks::stylize::{
-    ColorMode, Init, Progress, StylizeOptions, blend_weights, default_scales, stylize,
+    ColorMode, Init, LayerChoice, Progress, StylizeOptions, blend_weights, default_scales, stylize,
 };
 
 /// A progress bar plus intermediate saves every `save_every` iterations, as an observer
@@ -73,13 +73,13 @@ pub enum StyleMethod {
     Optimize,
 }
 
-#[derive(Args, Debug)]
-pub struct StylizeArgs {
-    /// The content photo.
-    pub content: PathBuf,
+/// How to paint: the styles and the method with its settings. Shared by `stylize` and
+/// `video`.
+#[derive(Args, Debug, Clone)]
+pub struct StyleArgs {
     /// Styles, comma-separated: built-in names (`atelier styles` lists them), names in
     /// --model, a style-network file, or painting images (with --method adain or optimize).
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_delimiter = ',')]
     pub style: Vec<String>,
     /// Blend weights, one per style (normalised to sum to 1).
     #[arg(long, value_delimiter = ',')]
@@ -107,9 +107,6 @@ pub struct StylizeArgs {
     /// seams).
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(64..=16384))]
     pub tile: u64,
-    /// Long side of the output in pixels (default: optimize 512; fast the photo's own size).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(16..=16384))]
-    pub size: Option<u32>,
     /// Coarse-to-fine levels, each half the size of the next (default: 1 up to 384 px, one
     /// more per doubling above 256).
     #[arg(long)]
@@ -125,6 +122,17 @@ pub struct StylizeArgs {
     pub style_scale: f32,
     #[command(flatten)]
     pub optim: VggOptimOptions,
+}
+
+#[derive(Args, Debug)]
+pub struct StylizeArgs {
+    /// The content photo.
+    pub content: PathBuf,
+    #[command(flatten)]
+    pub styling: StyleArgs,
+    /// Long side of the output in pixels (default: optimize 512; fast the photo's own size).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(16..=16384))]
+    pub size: Option<u32>,
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
 }
@@ -161,16 +169,28 @@ fn choose_method(styles: &[String], model: Option<&Path>) -> anyhow::Result<Styl
     }
 }
 
-pub fn run(a: StylizeArgs, device: DeviceChoice) -> anyhow::Result<()> {
-    let blend = blend_weights(a.style.len(), a.style_weights.as_deref())?;
-    check_image_output(&a.output)?;
-    let method = match a.method {
-        Some(m) => m,
-        None => choose_method(&a.style, a.model.as_deref())?,
-    };
-    if a.mask.is_some() && method != StyleMethod::Adain {
-        anyhow::bail!("--mask works with --method adain");
+impl StyleArgs {
+    /// The method to paint with and the styles' blend weights, checked.
+    pub fn method_and_blend(&self) -> anyhow::Result<(StyleMethod, Vec<f32>)> {
+        anyhow::ensure!(
+            !self.style.is_empty(),
+            "--style is required (a built-in style name, a network file or painting images)"
+        );
+        let blend = blend_weights(self.style.len(), self.style_weights.as_deref())?;
+        let method = match self.method {
+            Some(m) => m,
+            None => choose_method(&self.style, self.model.as_deref())?,
+        };
+        if self.mask.is_some() && method != StyleMethod::Adain {
+            anyhow::bail!("--mask works with --method adain");
+        }
+        Ok((method, blend))
     }
+}
+
+pub fn run(a: StylizeArgs, device: DeviceChoice) -> anyhow::Result<()> {
+    check_image_output(&a.output)?;
+    let (method, blend) = a.styling.method_and_blend()?;
     match method {
         StyleMethod::Fast => run_fast(a, blend, device),
         StyleMethod::Adain => run_adain(a, blend, device),
@@ -193,7 +213,7 @@ fn load_context(given: bool, path: &Path, what: &str, otherwise: &str) -> String
 
 /// The style network and the style names to use from it.
 fn fast_model(
-    a: &StylizeArgs,
+    a: &StyleArgs,
     device: &burn::prelude::Device,
 ) -> anyhow::Result<(LoadedStyleNet, Vec<String>)> {
     if a.style.len() == 1 && is_style_model(&a.style[0]) {
@@ -261,16 +281,108 @@ fn save_timed(
     Ok(())
 }
 
+impl StyleArgs {
+    /// The style network and what to ask of it (`--method fast`).
+    pub fn fast(
+        &self,
+        blend: Vec<f32>,
+        device: &burn::prelude::Device,
+    ) -> anyhow::Result<(LoadedStyleNet, FastOptions)> {
+        let (model, names) = fast_model(self, device)?;
+        let opts = FastOptions {
+            styles: names.into_iter().zip(blend).collect(),
+            strength: self.strength,
+            preserve_color: self.preserve_color,
+            tile: self.tile as usize,
+            history: None,
+        };
+        Ok((model, opts))
+    }
+
+    /// The AdaIN decoder with the VGG it was trained against, and what to ask of them
+    /// (`--method adain`); `model.with(&vgg)` joins the two.
+    pub fn adain(
+        &self,
+        blend: &[f32],
+        device: &burn::prelude::Device,
+    ) -> anyhow::Result<(LoadedAdain, Vgg, AdainOptions)> {
+        let path = adain_model_path(self.model.as_deref());
+        let loaded = LoadedAdain::load(&path, device).with_context(|| {
+            load_context(
+                self.model.is_some(),
+                &path,
+                "AdaIN decoder",
+                "set ATELIER_ADAIN, pass --model FILE, or use --method optimize",
+            )
+        })?;
+        let weights = match loaded.meta.decoder.arch {
+            VggArch::Vgg16 => crate::weights::VGG16,
+            VggArch::Vgg19 => crate::weights::VGG19,
+        };
+        let vgg_path = weights.locate(self.optim.vgg.as_deref())?;
+        let vgg = VggConfig::new().load(&vgg_path, device)?;
+        let opts = AdainOptions {
+            styles: load_paintings(&self.style, blend)?,
+            mask: self.mask.as_deref().map(load_mask).transpose()?,
+            strength: self.strength,
+            preserve_color: self.preserve_color,
+            style_size: self.style_size,
+            tile: self.tile as usize,
+        };
+        Ok((loaded, vgg, opts))
+    }
+
+    /// The VGG, its layers, the paintings and the settings of an optimisation at long side
+    /// `size` (`--method optimize`).
+    pub fn optimize(
+        &self,
+        blend: &[f32],
+        size: u32,
+        device: &burn::prelude::Device,
+    ) -> anyhow::Result<OptimizeSetup> {
+        anyhow::ensure!(
+            self.style_scale.is_finite() && self.style_scale > 0.0,
+            "--style-scale must be positive"
+        );
+        let styles = load_paintings(&self.style, blend)?;
+        let vgg = self.optim.load_vgg(Border::Zero, device)?;
+        let layers = self.optim.layers(&vgg)?;
+        let scales = self
+            .scales
+            .unwrap_or_else(|| default_scales(size))
+            .clamp(1, 8);
+        let opts = StylizeOptions {
+            size,
+            scales,
+            init: self.init,
+            preserve_color: self.preserve_color,
+            style_scale: self.style_scale,
+            seed: self.optim.seed,
+            optimize: self.optim.optimize_options()?,
+            memory_limit: self.optim.memory_limit()?,
+            start: None,
+        };
+        Ok(OptimizeSetup {
+            vgg,
+            layers,
+            styles,
+            opts,
+        })
+    }
+}
+
+/// What an optimisation needs besides the photo.
+pub struct OptimizeSetup {
+    pub vgg: Vgg,
+    pub layers: LayerChoice,
+    pub styles: Vec<(image::RgbImage, f32)>,
+    pub opts: StylizeOptions,
+}
+
 fn run_fast(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::Result<()> {
     let device = select(device)?;
-    let (model, names) = fast_model(&a, &device)?;
+    let (model, opts) = a.styling.fast(blend, &device)?;
     let content = load_content(&a)?;
-    let opts = FastOptions {
-        styles: names.into_iter().zip(blend).collect(),
-        strength: a.strength,
-        preserve_color: a.preserve_color,
-        tile: a.tile as usize,
-    };
     let t = std::time::Instant::now();
     let out = stylize_fast(&model, &content, &opts, &device)?;
     save_timed(&out, &a.output, t)
@@ -312,64 +424,31 @@ fn load_mask(path: &Path) -> anyhow::Result<image::GrayImage> {
 
 fn run_adain(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::Result<()> {
     let device = select(device)?;
-    let path = adain_model_path(a.model.as_deref());
-    let loaded = LoadedAdain::load(&path, &device).with_context(|| {
-        load_context(
-            a.model.is_some(),
-            &path,
-            "AdaIN decoder",
-            "set ATELIER_ADAIN, pass --model FILE, or use --method optimize",
-        )
-    })?;
-    let weights = match loaded.meta.decoder.arch {
-        VggArch::Vgg16 => crate::weights::VGG16,
-        VggArch::Vgg19 => crate::weights::VGG19,
-    };
-    let vgg_path = weights.locate(a.optim.vgg.as_deref())?;
-    let vgg = VggConfig::new().load(&vgg_path, &device)?;
+    let (loaded, vgg, opts) = a.styling.adain(&blend, &device)?;
     let model = loaded.with(&vgg)?;
     let content = load_content(&a)?;
-    let styles = load_paintings(&a.style, &blend)?;
-    let mask = a.mask.as_deref().map(load_mask).transpose()?;
-    let opts = AdainOptions {
-        styles,
-        mask,
-        strength: a.strength,
-        preserve_color: a.preserve_color,
-        style_size: a.style_size,
-        tile: a.tile as usize,
-    };
     let t = std::time::Instant::now();
     let out = stylize_adain(&model, &content, &opts, &device)?;
     save_timed(&out, &a.output, t)
 }
 
 fn run_optimize(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        a.style_scale.is_finite() && a.style_scale > 0.0,
-        "--style-scale must be positive"
-    );
-    let load = LoadOptions::default();
-    let content = load_rgb(&a.content, &load).context("content image")?;
-    let styles = load_paintings(&a.style, &blend)?;
+    let content = load_rgb(&a.content, &LoadOptions::default()).context("content image")?;
     let device = select(device)?;
-    let vgg = a.optim.load_vgg(Border::Zero, &device)?;
-    let layers = a.optim.layers(&vgg)?;
-    let size = a.size.unwrap_or(512);
-    let scales = a.scales.unwrap_or_else(|| default_scales(size)).clamp(1, 8);
-    let opts = StylizeOptions {
-        size,
-        scales,
-        init: a.init,
-        preserve_color: a.preserve_color,
-        style_scale: a.style_scale,
-        seed: a.optim.seed,
-        optimize: a.optim.optimize_options()?,
-        memory_limit: a.optim.memory_limit()?,
-    };
-    let total = (0..scales).map(|k| opts.optimize.iters_at(k) as u64).sum();
-    let (bar, mut observe) = observer(a.optim.save_every, &a.output, total);
-    let out = stylize(&vgg, &layers, &content, &styles, &opts, &mut observe)?;
+    let setup = a.styling.optimize(&blend, a.size.unwrap_or(512), &device)?;
+    let opts = &setup.opts;
+    let total = (0..opts.scales)
+        .map(|k| opts.optimize.iters_at(k) as u64)
+        .sum();
+    let (bar, mut observe) = observer(a.styling.optim.save_every, &a.output, total);
+    let out = stylize(
+        &setup.vgg,
+        &setup.layers,
+        &content,
+        &setup.styles,
+        opts,
+        &mut observe,
+    )?;
     bar.finish();
     save_image(&out, &a.output)?;
     super::status(format_args!("wrote {}", a.output.display()));

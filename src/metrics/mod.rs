@@ -8,3 +8,4 @@ pub mod kid;
 pub mod lpips;
 pub mod paired;
 pub mod style;
+pub mod temporal;

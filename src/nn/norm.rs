@@ -48,7 +48,7 @@ pub fn spectral_normalize(
 }
 
 /// Per-channel mean and variance of one instance-norm layer's input.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LayerStats {
     pub mean: Vec<f32>,
     pub var: Vec<f32>,
@@ -98,11 +98,15 @@ impl Moments {
 /// context sharing one [`StatsExchange`]: at every norm layer a tile contributes its
 /// core region's sums and waits until all tiles have, then normalises with the total. So
 /// tiles are normalised exactly as the whole image would be.
+///
+/// For video, a [`StatsHistory`] attached with [`NormContext::set_history`] smooths every
+/// layer's statistics across frames.
 #[derive(Default)]
 pub struct NormContext {
     /// The tile's core region in network-input pixels (y0, y1, x0, x1); ends are clamped.
     core: Option<[usize; 4]>,
     exchange: Option<std::sync::Arc<StatsExchange>>,
+    history: Option<std::sync::Arc<StatsHistory>>,
     cursor: usize,
     input_hw: [usize; 2],
 }
@@ -122,6 +126,11 @@ impl NormContext {
         }
     }
 
+    /// Also smooth the statistics across frames through `history` (video).
+    pub fn set_history(&mut self, history: Option<std::sync::Arc<StatsHistory>>) {
+        self.history = history;
+    }
+
     /// Called by a network with its (padded) input size before its first norm layer.
     pub fn begin(&mut self, input_hw: [usize; 2]) {
         self.cursor = 0;
@@ -130,7 +139,7 @@ impl NormContext {
 
     /// Instance norm of `x` (a batch of one when shared) with `norm`'s affine parameters.
     pub fn instance_norm(&mut self, norm: &burn::nn::InstanceNorm, x: Tensor<4>) -> Tensor<4> {
-        if self.exchange.is_none() {
+        if self.exchange.is_none() && self.history.is_none() {
             return norm.forward(x);
         }
         let c = x.dims()[1];
@@ -145,21 +154,13 @@ impl NormContext {
     /// affine transform (conditional instance norm applies its own): by the image's own
     /// statistics, or the whole image's when this is a tile.
     pub fn normalize(&mut self, x: Tensor<4>, epsilon: f64) -> Tensor<4> {
-        let (Some([y0, y1, x0, x1]), Some(exchange)) = (self.core, self.exchange.clone()) else {
+        if self.exchange.is_none() && self.history.is_none() {
             return instance_normalize(x, epsilon);
-        };
+        }
         let layer = self.cursor;
         self.cursor += 1;
-        let [_, c, h, w] = x.dims();
-        // The core in this layer's resolution.
-        let (sy, sx) = (
-            self.input_hw[0] as f64 / h as f64,
-            self.input_hw[1] as f64 / w as f64,
-        );
-        let r = |v: usize, s: f64, max: usize| ((v as f64 / s).round() as usize).min(max);
-        let (ry0, ry1, rx0, rx1) = (r(y0, sy, h), r(y1, sy, h), r(x0, sx, w), r(x1, sx, w));
-        let moments = if ry1 > ry0 && rx1 > rx0 {
-            let region = x.clone().slice(s![0..1, .., ry0..ry1, rx0..rx1]);
+        let [n, c, h, w] = x.dims();
+        let moments = |region: Tensor<4>, count: usize| {
             let to_vec = |t: Tensor<4>| -> Vec<f64> {
                 t.reshape([c])
                     .into_data()
@@ -173,17 +174,121 @@ impl NormContext {
             Moments {
                 sum: to_vec(region.clone().sum_dim(3).sum_dim(2)),
                 sum_sq: to_vec(region.powf_scalar(2.0).sum_dim(3).sum_dim(2)),
-                count: ((ry1 - ry0) * (rx1 - rx0)) as f64,
+                count: count as f64,
             }
-        } else {
-            Moments::default()
         };
-        let stats = exchange.share(layer, &moments);
+        let mut stats = match (self.core, self.exchange.clone()) {
+            (Some([y0, y1, x0, x1]), Some(exchange)) => {
+                // The core in this layer's resolution.
+                let (sy, sx) = (
+                    self.input_hw[0] as f64 / h as f64,
+                    self.input_hw[1] as f64 / w as f64,
+                );
+                let r = |v: usize, s: f64, max: usize| ((v as f64 / s).round() as usize).min(max);
+                let (ry0, ry1, rx0, rx1) = (r(y0, sy, h), r(y1, sy, h), r(x0, sx, w), r(x1, sx, w));
+                let m = if ry1 > ry0 && rx1 > rx0 {
+                    let region = x.clone().slice(s![0..1, .., ry0..ry1, rx0..rx1]);
+                    moments(region, (ry1 - ry0) * (rx1 - rx0))
+                } else {
+                    Moments::default()
+                };
+                exchange.share(layer, &m)
+            }
+            _ => {
+                assert_eq!(
+                    n, 1,
+                    "statistics across frames are kept for one image at a time"
+                );
+                moments(x.clone(), h * w).stats()
+            }
+        };
+        if let Some(history) = &self.history {
+            stats = history.smooth(layer, stats);
+        }
         let device = x.device();
         let v = |d: &[f32]| {
             Tensor::<1>::from_data(TensorData::new(d.to_vec(), [c]), &device).reshape([1, c, 1, 1])
         };
         (x - v(&stats.mean)) / v(&stats.var).add_scalar(epsilon).sqrt()
+    }
+}
+
+/// Normalisation statistics carried from frame to frame of a video (temporal consistency):
+/// each layer's statistics become an exponential average, `momentum` of the previous
+/// frame's smoothed statistics plus the rest of this frame's own. Brightness and texture
+/// scale then drift instead of jumping. Tiles of one frame all read the previous frame's
+/// values, so they agree; [`StatsHistory::end_frame`] moves to the next frame.
+#[derive(Debug, Default)]
+pub struct StatsHistory {
+    momentum: f32,
+    state: std::sync::Mutex<HistoryState>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct HistoryState {
+    previous: Vec<LayerStats>,
+    current: Vec<Option<LayerStats>>,
+}
+
+impl StatsHistory {
+    pub fn new(momentum: f32) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            momentum: momentum.clamp(0.0, 1.0),
+            state: Default::default(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HistoryState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn smooth(&self, layer: usize, own: LayerStats) -> LayerStats {
+        let mut st = self.lock();
+        let m = self.momentum;
+        let smoothed = match st.previous.get(layer) {
+            Some(p) if p.mean.len() == own.mean.len() => {
+                let mix = |a: &[f32], b: &[f32]| -> Vec<f32> {
+                    a.iter()
+                        .zip(b)
+                        .map(|(p, o)| m * p + (1.0 - m) * o)
+                        .collect()
+                };
+                LayerStats {
+                    mean: mix(&p.mean, &own.mean),
+                    var: mix(&p.var, &own.var),
+                }
+            }
+            _ => own,
+        };
+        if st.current.len() <= layer {
+            st.current.resize(layer + 1, None);
+        }
+        st.current[layer] = Some(smoothed.clone());
+        smoothed
+    }
+
+    /// The frame is done: its smoothed statistics are what the next frame starts from.
+    pub fn end_frame(&self) {
+        let mut st = self.lock();
+        let current = std::mem::take(&mut st.current);
+        st.previous = current.into_iter().flatten().collect();
+    }
+
+    /// Forget the past (a scene cut).
+    pub fn reset(&self) {
+        *self.lock() = HistoryState::default();
+    }
+
+    /// The smoothed statistics the next frame starts from, per layer (for resuming).
+    pub fn snapshot(&self) -> Vec<LayerStats> {
+        self.lock().previous.clone()
+    }
+
+    pub fn restore(&self, layers: Vec<LayerStats>) {
+        *self.lock() = HistoryState {
+            previous: layers,
+            current: vec![],
+        };
     }
 }
 
@@ -367,6 +472,47 @@ mod tests {
             let worst = (a - b).abs().max().into_scalar::<f32>();
             assert!(worst < 1e-3, "statistics differ by {worst}");
         }
+    }
+
+    #[test]
+    fn history_smooths_statistics_across_frames() {
+        let d = Device::flex();
+        d.seed(4);
+        let frame = |scale: f32| {
+            Tensor::<4>::random([1, 3, 6, 5], burn::tensor::Distribution::Default, &d) * scale
+        };
+        let (a, b) = (frame(1.0), frame(3.0));
+        let close = |x: Tensor<4>, y: Tensor<4>| (x - y).abs().max().into_scalar::<f32>() < 1e-4;
+        // Momentum 0: ordinary instance norm.
+        let h0 = StatsHistory::new(0.0);
+        for x in [a.clone(), b.clone()] {
+            let mut ctx = NormContext::own();
+            ctx.set_history(Some(h0.clone()));
+            assert!(close(
+                ctx.normalize(x.clone(), 1e-5),
+                instance_normalize(x, 1e-5)
+            ));
+            h0.end_frame();
+        }
+        // Momentum 1: every frame keeps the first frame's statistics.
+        let h1 = StatsHistory::new(1.0);
+        let mut ctx = NormContext::own();
+        ctx.set_history(Some(h1.clone()));
+        ctx.normalize(a.clone(), 1e-5);
+        h1.end_frame();
+        let first = h1.snapshot();
+        let mut ctx = NormContext::own();
+        ctx.set_history(Some(h1.clone()));
+        let y = ctx.normalize(b.clone(), 1e-5);
+        let mean = Tensor::<1>::from_data(TensorData::new(first[0].mean.clone(), [3]), &d);
+        let var = Tensor::<1>::from_data(TensorData::new(first[0].var.clone(), [3]), &d);
+        let expected =
+            (b - mean.reshape([1, 3, 1, 1])) / var.reshape([1, 3, 1, 1]).add_scalar(1e-5).sqrt();
+        assert!(close(y, expected));
+        h1.end_frame();
+        assert_eq!(h1.snapshot(), first);
+        h1.reset();
+        assert!(h1.snapshot().is_empty());
     }
 
     #[test]

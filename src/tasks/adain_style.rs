@@ -8,6 +8,7 @@
 //! memory is that of one tile.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use burn::prelude::*;
 use image::{GrayImage, RgbImage};
@@ -17,7 +18,7 @@ use crate::imaging::color::{combine_luma_chroma, match_histograms};
 use crate::imaging::io::resize_long_side;
 use crate::imaging::tensor::{Range, image_to_tensor};
 use crate::models::adain::{AdainModel, StyleTarget};
-use crate::nn::norm::ChannelStats;
+use crate::nn::norm::{ChannelStats, StatsHistory};
 use crate::nn::tiled::{Tiling, run_tiled};
 use crate::tasks::stylize::{ColorMode, check_strength};
 
@@ -104,6 +105,18 @@ pub fn stylize_adain(
     opts: &AdainOptions,
     device: &Device,
 ) -> Result<RgbImage> {
+    let target = adain_target(model, content, opts, device)?;
+    Ok(apply_adain(model, content, &target, opts, None, device))
+}
+
+/// What the photo's features are given: the paintings' statistics, blended or masked. A
+/// video computes it once, from its first frame, and reuses it for every frame.
+pub fn adain_target(
+    model: &AdainModel,
+    content: &RgbImage,
+    opts: &AdainOptions,
+    device: &Device,
+) -> Result<StyleTarget> {
     check_strength(opts.strength)?;
     if opts.styles.is_empty() {
         return Err(AtelierError::Config(
@@ -115,7 +128,7 @@ pub fn stylize_adain(
         .iter()
         .map(|(img, w)| (style_statistics(model, img, content, opts, device), *w))
         .collect();
-    let target = match &opts.mask {
+    Ok(match &opts.mask {
         None => StyleTarget::Uniform(ChannelStats::blend(&stats)),
         Some(mask) => {
             if stats.len() != 2 {
@@ -131,7 +144,19 @@ pub fn stylize_adain(
                 black: stats[1].0.clone(),
             }
         }
-    };
+    })
+}
+
+/// Decode `content` with `target`'s statistics (tiled when large); `history` carries the
+/// photo's feature statistics across a video's frames.
+pub fn apply_adain(
+    model: &AdainModel,
+    content: &RgbImage,
+    target: &StyleTarget,
+    opts: &AdainOptions,
+    history: Option<&Arc<StatsHistory>>,
+    device: &Device,
+) -> RgbImage {
     let tiling = adain_tiling(model, opts.tile);
     let mut out = run_tiled(
         content,
@@ -140,7 +165,8 @@ pub fn stylize_adain(
         Range::Unit,
         device,
         |x, [y0, x0], ctx| {
-            let target = match &target {
+            ctx.set_history(history.cloned());
+            let target = match target {
                 StyleTarget::Masked { mask, white, black } => {
                     let [_, _, h, w] = x.dims();
                     StyleTarget::Masked {
@@ -157,7 +183,7 @@ pub fn stylize_adain(
     if opts.preserve_color == Some(ColorMode::Luminance) {
         out = combine_luma_chroma(&out, content);
     }
-    Ok(out)
+    out
 }
 
 /// A mask as [1, 1, H, W] in [0, 1] at the photo's size (resized, with a note, when it

@@ -7,6 +7,7 @@
 //! statistics (`nn::tiled`), so memory is bounded and there are no seams.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use burn::prelude::*;
 use image::RgbImage;
@@ -16,6 +17,7 @@ use crate::imaging::color::{combine_luma_chroma, match_histograms};
 use crate::imaging::tensor::Range;
 use crate::models::model_file::model_kind;
 use crate::models::style_net::{LoadedStyleNet, STYLE_NET_KIND, StyleNet, style_mix};
+use crate::nn::norm::StatsHistory;
 use crate::nn::tiled::{Tiling, run_tiled};
 use crate::tasks::stylize::{ColorMode, check_strength};
 
@@ -47,12 +49,14 @@ pub fn default_tiling() -> Tiling {
 }
 
 /// Stylise an image of any size with style weights `mix` [1, styles]; `tile` 0 means the
-/// default tiling. Whole-image instance-norm statistics in every case.
+/// default tiling. Whole-image instance-norm statistics in every case, smoothed across a
+/// video's frames by `history` when given.
 pub fn stylize_tiled(
     net: &StyleNet,
     img: &RgbImage,
     mix: &Tensor<2>,
     tile: usize,
+    history: Option<&Arc<StatsHistory>>,
     device: &Device,
 ) -> RgbImage {
     let mut tiling = default_tiling();
@@ -61,6 +65,7 @@ pub fn stylize_tiled(
         tiling.overlap = tiling.overlap.min(tile / 4);
     }
     run_tiled(img, tiling, true, Range::Unit, device, |x, _, ctx| {
+        ctx.set_history(history.cloned());
         net.forward_with(x, mix, ctx)
     })
 }
@@ -77,6 +82,8 @@ pub struct FastOptions {
     pub preserve_color: Option<ColorMode>,
     /// Tile side (0: default).
     pub tile: usize,
+    /// A video's normalisation statistics carried across frames.
+    pub history: Option<Arc<StatsHistory>>,
 }
 
 /// Stylise `content` with the network's named styles.
@@ -93,7 +100,14 @@ pub fn stylize_fast(
         .map(|(name, w)| Ok((model.style_index(name)?, *w)))
         .collect::<Result<Vec<_>>>()?;
     let mix = style_mix(model.net.styles(), &weights, device);
-    let mut out = stylize_tiled(&model.net, content, &mix, opts.tile, device);
+    let mut out = stylize_tiled(
+        &model.net,
+        content,
+        &mix,
+        opts.tile,
+        opts.history.as_ref(),
+        device,
+    );
     match opts.preserve_color {
         Some(ColorMode::Luminance) => out = combine_luma_chroma(&out, content),
         Some(ColorMode::Histogram) => out = match_histograms(&out, content),
@@ -133,8 +147,8 @@ mod tests {
             ])
         });
         let mix = style_mix(2, &[(0, 0.3), (1, 0.7)], &d);
-        let whole = stylize_tiled(&net, &img, &mix, 10_000, &d);
-        let tiled = stylize_tiled(&net, &img, &mix, 96, &d);
+        let whole = stylize_tiled(&net, &img, &mix, 10_000, None, &d);
+        let tiled = stylize_tiled(&net, &img, &mix, 96, None, &d);
         let (xs, ys) = (
             crate::nn::tiled::spans(200, 96, 24),
             crate::nn::tiled::spans(150, 96, 24),

@@ -5,6 +5,7 @@
 
 pub mod adain_style;
 pub mod evaluate;
+pub mod evaluate_video;
 pub mod fast_style;
 pub mod generate;
 pub mod image_optim;
@@ -16,3 +17,4 @@ pub mod train_style;
 pub mod train_translate;
 pub mod training;
 pub mod translate;
+pub mod video;

@@ -53,6 +53,9 @@ pub struct StylizeOptions {
     pub seed: u64,
     pub optimize: OptimizeOptions,
     pub memory_limit: Option<u64>,
+    /// Start from this image instead of `init` (a video's previous result), resized to the
+    /// first scale.
+    pub start: Option<RgbImage>,
 }
 
 /// Add what only style transfer can change to a divergence's advice.
@@ -197,9 +200,15 @@ pub fn stylize(
             .collect(),
             style_targets(vgg, &layers.style, &styles_k, &device)?,
         );
-        let x0 = match x.take() {
-            Some((v, pw, ph)) => resize_chw(&v, pw, ph, sw, sh),
-            None => match opts.init {
+        let x0 = match (x.take(), &opts.start) {
+            (Some((v, pw, ph)), _) => resize_chw(&v, pw, ph, sw, sh),
+            (None, Some(start)) => unit_chw(&image::imageops::resize(
+                start,
+                sw,
+                sh,
+                image::imageops::FilterType::Lanczos3,
+            )),
+            (None, None) => match opts.init {
                 Init::Content => unit_chw(&content_k),
                 Init::Random => noise_image((3 * sw * sh) as usize, opts.seed),
                 Init::Style => unit_chw(&image::imageops::resize(
@@ -367,6 +376,7 @@ pub(crate) mod tests {
                 },
             },
             memory_limit: None,
+            start: None,
         };
         let mut totals = Vec::new();
         stylize(
@@ -410,6 +420,7 @@ pub(crate) mod tests {
                     },
                 },
                 memory_limit: None,
+                start: None,
             };
             let out = stylize(
                 &vgg,

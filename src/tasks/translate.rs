@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use burn::prelude::*;
 use image::RgbImage;
@@ -15,15 +16,18 @@ use crate::error::{AtelierError, Result};
 use crate::imaging::tensor::Range;
 use crate::imaging::{LoadOptions, load_rgb, save_image};
 use crate::models::translator::Translator;
+use crate::nn::norm::StatsHistory;
 pub use crate::nn::tiled::Tiling;
 use crate::nn::tiled::run_tiled;
 use crate::util::rng::SeededRng;
 
-/// Translate one image of any size (see [`run_tiled`]).
+/// Translate one image of any size (see [`run_tiled`]); `history` carries instance-norm
+/// statistics across a video's frames.
 pub fn translate_image(
     net: &Translator,
     img: &RgbImage,
     tiling: Tiling,
+    history: Option<&Arc<StatsHistory>>,
     device: &Device,
 ) -> RgbImage {
     run_tiled(
@@ -32,7 +36,10 @@ pub fn translate_image(
         net.tiles_exactly(),
         Range::Signed,
         device,
-        |x, _, ctx| net.forward_with(x, ctx),
+        |x, _, ctx| {
+            ctx.set_history(history.cloned());
+            net.forward_with(x, ctx)
+        },
     )
 }
 
@@ -65,7 +72,7 @@ pub fn translate_files(
             Some(m) => m.make(&original, &mut SeededRng::derived(opts.seed, &[k as u64])),
             None => original.clone(),
         };
-        let out = translate_image(net, &img, opts.tiling, device);
+        let out = translate_image(net, &img, opts.tiling, None, device);
         save_image(&out, dst)?;
         if opts.sheet {
             let mut row = vec![centre_square(&img, 256), centre_square(&out, 256)];
@@ -254,7 +261,7 @@ mod tests {
             overlap: 24,
             align: 4,
         };
-        let tiled = translate_image(&net, &img, tiling, &d);
+        let tiled = translate_image(&net, &img, tiling, None, &d);
         let (xs, ys) = (spans(150, 64, 24), spans(110, 64, 24));
         let in_overlap = |p: usize, s: &[(usize, usize, usize, usize)]| {
             s.windows(2).any(|w| p >= w[1].0 && p < w[0].1)

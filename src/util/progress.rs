@@ -13,3 +13,15 @@ pub fn bar(total: u64) -> ProgressBar {
     );
     b
 }
+
+/// A bar counting video frames, with the rate and the time left.
+pub fn frames_bar() -> ProgressBar {
+    let b = ProgressBar::new(0);
+    b.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise} < {eta_precise}] {bar:30} {pos}/{len} frames, {per_sec}",
+        )
+        .expect("valid template"),
+    );
+    b
+}
