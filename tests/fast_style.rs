@@ -252,3 +252,23 @@ fn bad_stylize_input_is_a_clear_error() {
         "any painting works with --method adain or optimize",
     );
 }
+
+#[test]
+fn the_temporal_term_adds_to_the_first_step_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixture(dir.path(), 10);
+    train(dir.path(), &fx, "plain", &["--steps", "2"]);
+    train(
+        dir.path(),
+        &fx,
+        "temporal",
+        &["--steps", "2", "--temporal-weight", "100"],
+    );
+    // Same seed, same first batch, same initial network: only the term differs.
+    let (a, b) = (
+        losses(&dir.path().join("plain"))[0],
+        losses(&dir.path().join("temporal"))[0],
+    );
+    assert!(b > a * 1.001, "with the temporal term {b}, without {a}");
+    assert!(b.is_finite());
+}

@@ -7,6 +7,7 @@ pub mod adversarial;
 pub mod perceptual;
 pub mod pixel;
 pub mod style_objective;
+pub mod temporal;
 
 pub use adversarial::{GanLoss, d_loss, g_loss};
 pub use perceptual::{content_loss, gram_matrix, style_loss, tv_loss, tv_loss_with};

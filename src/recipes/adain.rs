@@ -18,6 +18,7 @@ use crate::error::{AtelierError, Result};
 use crate::imaging::grid::rows_sheet;
 use crate::imaging::io::{LoadOptions, load_rgb};
 use crate::imaging::tensor::{Range, image_to_tensor, tensor_to_images};
+use crate::losses::temporal::{RandomWarp, WarpSpec, compound_temporal_loss};
 use crate::models::adain::{AdainDecoder, AdainDecoderConfig, AdainMeta, save_adain};
 use crate::models::vgg::{Vgg, VggLayer};
 use crate::nn::norm::{ChannelStats, NormContext, adain};
@@ -149,6 +150,9 @@ impl StyleBank {
 pub struct AdainLossWeights {
     pub content: f64,
     pub style: f64,
+    /// Compound temporal regularisation (`losses::temporal`), for video; 0 = off.
+    #[serde(default)]
+    pub temporal: f64,
 }
 
 pub struct AdainRecipe {
@@ -203,24 +207,31 @@ impl AdainRecipe {
         self.bank.len()
     }
 
-    /// (content, style) loss terms of a batch whose style indices pick bank samples.
-    pub fn terms(&self, decoder: &AdainDecoder, batch: &StyleBatch) -> [Tensor<1>; 2] {
-        let d = &self.device;
-        let checked = "layers checked when the recipe was built";
+    /// The AdaIN target (the photos' deepest features given the style's statistics).
+    fn target(&self, photos: Tensor<4>, want: &ChannelStats) -> Tensor<4> {
         let deepest = self.layers.len() - 1;
         let f = self
             .vgg
-            .features(batch.images(d), &self.layers[deepest..])
-            .expect(checked)
+            .features(photos, &self.layers[deepest..])
+            .expect("layers checked when the recipe was built")
             .remove(0)
             .detach();
+        adain(f, want, &mut NormContext::own()).detach()
+    }
+
+    /// (content, style) loss terms of a batch whose style indices pick bank samples, and
+    /// the decoded images.
+    pub fn terms(&self, decoder: &AdainDecoder, batch: &StyleBatch) -> ([Tensor<1>; 2], Tensor<4>) {
+        let d = &self.device;
+        let checked = "layers checked when the recipe was built";
+        let deepest = self.layers.len() - 1;
         // The style's statistics at every style layer; the deepest is also AdaIN's target.
         let wants: Vec<ChannelStats> = (0..self.layers.len())
             .map(|l| self.bank.stats(l, &batch.styles))
             .collect();
-        let t = adain(f, &wants[deepest], &mut NormContext::own()).detach();
+        let t = self.target(batch.images(d), &wants[deepest]);
         let g = decoder.forward(t.clone());
-        let feats = self.vgg.features(g, &self.layers).expect(checked);
+        let feats = self.vgg.features(g.clone(), &self.layers).expect(checked);
         let mse = |a: Tensor<4>, b: Tensor<4>| {
             let diff = a - b;
             (diff.clone() * diff).mean()
@@ -231,7 +242,7 @@ impl AdainRecipe {
             let got = ChannelStats::of(fl);
             style = style + mse(got.mean, want.mean) + mse(got.std, want.std);
         }
-        [content, style]
+        ([content, style], g)
     }
 }
 
@@ -297,9 +308,19 @@ impl RunRecipe for AdainRecipe {
 impl SingleRecipe for AdainRecipe {
     type Batch = StyleBatch;
 
-    fn loss(&self, decoder: &AdainDecoder, batch: &StyleBatch, _: &mut SeededRng) -> StepLosses {
-        let [content, style] = self.terms(decoder, batch);
+    fn loss(&self, decoder: &AdainDecoder, batch: &StyleBatch, rng: &mut SeededRng) -> StepLosses {
+        let ([content, style], g) = self.terms(decoder, batch);
         let w = self.weights;
-        StepLosses::loss(content * w.content + style * w.style)
+        let mut loss = content * w.content + style * w.style;
+        if w.temporal > 0.0 {
+            // The same photos moved a little and grained, given the same style.
+            let d = &self.device;
+            let x = batch.images(d);
+            let warp = RandomWarp::sample(x.dims(), WarpSpec::default(), rng, d);
+            let deepest = self.layers.len() - 1;
+            let t2 = self.target(warp.perturb(x), &self.bank.stats(deepest, &batch.styles));
+            loss = loss + compound_temporal_loss(g, decoder.forward(t2), &warp) * w.temporal;
+        }
+        StepLosses::loss(loss)
     }
 }

@@ -19,6 +19,7 @@ use crate::imaging::grid::rows_sheet;
 use crate::imaging::io::resize_short_side;
 use crate::imaging::tensor::{Range, image_to_tensor, push_chw, tensor_to_images};
 use crate::losses::style_objective::LayerChoice;
+use crate::losses::temporal::{RandomWarp, WarpSpec, compound_temporal_loss};
 use crate::losses::{gram_matrix, tv_loss};
 use crate::models::style_net::{StyleNet, StyleNetMeta, save_style_net, style_mix};
 use crate::models::vgg::Vgg;
@@ -31,6 +32,9 @@ pub struct StyleLossWeights {
     pub content: f64,
     pub style: f64,
     pub tv: f64,
+    /// Compound temporal regularisation (`losses::temporal`), for video; 0 = off.
+    #[serde(default)]
+    pub temporal: f64,
 }
 
 /// Content crops, each with the style it is to be painted in.
@@ -216,8 +220,8 @@ impl StyleRecipe {
         self.grams.len()
     }
 
-    /// The loss terms (content, style, tv) of a batch.
-    pub fn terms(&self, net: &StyleNet, batch: &StyleBatch) -> [Tensor<1>; 3] {
+    /// The loss terms (content, style, tv) of a batch, and its outputs.
+    pub fn terms(&self, net: &StyleNet, batch: &StyleBatch) -> ([Tensor<1>; 3], Tensor<4>) {
         let d = &self.device;
         let x = batch.images(d);
         let y = net.forward(x.clone(), &batch.mix(self.styles(), d));
@@ -261,7 +265,7 @@ impl StyleRecipe {
             let per_image = (diff.clone() * diff).sum_dim(2).sum_dim(1).reshape([n]);
             style = style + (per_image * norms).mean() * self.layers.style_weights[l] as f64;
         }
-        [content, style, tv_loss(y)]
+        ([content, style, tv_loss(y.clone())], y)
     }
 }
 
@@ -309,9 +313,18 @@ impl RunRecipe for StyleRecipe {
 impl SingleRecipe for StyleRecipe {
     type Batch = StyleBatch;
 
-    fn loss(&self, net: &StyleNet, batch: &StyleBatch, _: &mut SeededRng) -> StepLosses {
-        let [content, style, tv] = self.terms(net, batch);
+    fn loss(&self, net: &StyleNet, batch: &StyleBatch, rng: &mut SeededRng) -> StepLosses {
+        let ([content, style, tv], y) = self.terms(net, batch);
         let w = self.weights;
-        StepLosses::loss(content * w.content + style * w.style + tv * w.tv)
+        let mut loss = content * w.content + style * w.style + tv * w.tv;
+        if w.temporal > 0.0 {
+            // The same photos moved a little and grained: their stylisation must move along.
+            let d = &self.device;
+            let x = batch.images(d);
+            let warp = RandomWarp::sample(x.dims(), WarpSpec::default(), rng, d);
+            let y2 = net.forward(warp.perturb(x), &batch.mix(self.styles(), d));
+            loss = loss + compound_temporal_loss(y, y2, &warp) * w.temporal;
+        }
+        StepLosses::loss(loss)
     }
 }

@@ -48,6 +48,23 @@ pub struct VideoEvalOptions {
     /// VGG weights for the Gram distance (see `atelier stylize --help`).
     #[arg(long)]
     pub vgg: Option<PathBuf>,
+    /// Also write the clips side by side (original | independent | stylised) to this MP4
+    /// or frame folder.
+    #[arg(long)]
+    pub side_by_side: Option<PathBuf>,
+}
+
+/// Frames next to each other, left to right.
+fn hstack(frames: &[&RgbImage]) -> RgbImage {
+    let h = frames[0].height();
+    let w: u32 = frames.iter().map(|f| f.width()).sum();
+    let mut out = RgbImage::new(w, h);
+    let mut x = 0;
+    for f in frames {
+        image::imageops::replace(&mut out, *f, x as i64, 0);
+        x += f.width();
+    }
+    out
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -121,6 +138,10 @@ pub fn video_scores(opts: &VideoEvalOptions, device: &Device) -> anyhow::Result<
     let (mut change, mut lp, mut lp_n) = (0.0, 0.0, 0usize);
     let mut prev_orig: Option<RgbImage> = None;
     let mut frames = 0usize;
+    let mut side: Option<crate::video::sink::Sink> = None;
+    if let Some(p) = &opts.side_by_side {
+        crate::video::sink::output_kind(p)?;
+    }
     loop {
         let Some(s) = next(&mut stylized)? else { break };
         let Some(o) = next(&mut original)? else { break };
@@ -135,6 +156,27 @@ pub fn video_scores(opts: &VideoEvalOptions, device: &Device) -> anyhow::Result<
             None => None,
         };
         let o = resized(o, &s);
+        if let Some(p) = &opts.side_by_side {
+            let mut panels = vec![&o];
+            panels.extend(ind.as_ref());
+            panels.push(&s);
+            let sheet = hstack(&panels);
+            if side.is_none() {
+                let rate = stylized.info().rate;
+                let (w, h) = (sheet.width() / 2 * 2, sheet.height() / 2 * 2);
+                let bitrate = crate::tasks::video::default_bitrate(w, h, rate);
+                side = Some(crate::video::sink::create(p, w, h, rate, bitrate, None)?);
+            }
+            let sheet = image::imageops::crop_imm(
+                &sheet,
+                0,
+                0,
+                sheet.width() / 2 * 2,
+                sheet.height() / 2 * 2,
+            )
+            .to_image();
+            side.as_mut().expect("made above").write(&sheet)?;
+        }
         let scored = (frames as u64).is_multiple_of(opts.score_every);
         if scored && let Some((vgg, style)) = &gram_setup {
             if grams.is_none() {
@@ -167,6 +209,9 @@ pub fn video_scores(opts: &VideoEvalOptions, device: &Device) -> anyhow::Result<
         main.previous = Some(s);
         indep.previous = ind;
         frames += 1;
+    }
+    if let Some(s) = side {
+        s.finish()?;
     }
     anyhow::ensure!(frames >= 2, "at least two frames are needed, got {frames}");
     let steps = (frames - 1) as f64;

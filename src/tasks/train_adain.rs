@@ -58,6 +58,10 @@ pub struct AdainTrainOptions {
     pub content_weight: f64,
     #[arg(long, default_value_t = 10.0)]
     pub style_weight: f64,
+    /// Weight of the compound temporal term (a stylisation must follow a small random
+    /// motion of its photo, not its noise): steadier video; 0 = off.
+    #[arg(long, default_value_t = 0.0)]
+    pub temporal_weight: f64,
     /// The encoder: VGG16 (or a full VGG19) in torchvision's layout (default:
     /// $ATELIER_VGG16, the hub cache, the shared data, else a download of
     /// timm/vgg16.tv_in1k).
@@ -81,6 +85,7 @@ impl AdainTrainOptions {
         for (name, v) in [
             ("--content-weight", self.content_weight),
             ("--style-weight", self.style_weight),
+            ("--temporal-weight", self.temporal_weight),
         ] {
             anyhow::ensure!(v.is_finite() && v >= 0.0, "{name} must be >= 0, got {v}");
         }
@@ -180,6 +185,7 @@ pub fn train_adain(args: &AdainTrainOptions, launch: &Launch) -> anyhow::Result<
         AdainLossWeights {
             content: args.content_weight,
             style: args.style_weight,
+            temporal: args.temporal_weight,
         },
         meta,
         sheet_content,

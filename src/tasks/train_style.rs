@@ -64,6 +64,10 @@ pub struct StyleTrainOptions {
     pub style_weight: f64,
     #[arg(long, default_value_t = 10.0)]
     pub tv_weight: f64,
+    /// Weight of the compound temporal term (a stylisation must follow a small random
+    /// motion of its photo, not its noise): steadier video; 0 = off.
+    #[arg(long, default_value_t = 0.0)]
+    pub temporal_weight: f64,
     /// Style layers (default relu1_2,relu2_2,relu3_3,relu4_3).
     #[arg(long)]
     pub style_layers: Option<String>,
@@ -148,6 +152,7 @@ impl StyleTrainOptions {
         for (name, v) in [
             ("--content-weight", self.content_weight),
             ("--style-weight", self.style_weight),
+            ("--temporal-weight", self.temporal_weight),
             ("--tv-weight", self.tv_weight),
         ] {
             anyhow::ensure!(v.is_finite() && v >= 0.0, "{name} must be >= 0, got {v}");
@@ -223,6 +228,7 @@ pub fn train_style(args: &StyleTrainOptions, launch: &Launch) -> anyhow::Result<
             content: args.content_weight,
             style: args.style_weight,
             tv: args.tv_weight,
+            temporal: args.temporal_weight,
         },
         meta,
         sheet,
