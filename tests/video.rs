@@ -393,3 +393,39 @@ fn bad_input_and_output_are_clear_errors() {
         "--resume needs the state",
     );
 }
+
+#[test]
+fn a_translation_model_paints_a_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("in.mp4");
+    write_mp4(&clip, 3, 64, 48, FrameRate::from_fps(24.0));
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/photo2ukiyoe-cyclegan-128.safetensors");
+    let out = dir.path().join("frames");
+    common::ok(&atelier(&[
+        "video",
+        p(&clip),
+        "--model",
+        p(&model),
+        "-o",
+        p(&out),
+    ]));
+    let frames = read_frames(&out);
+    assert_eq!(frames.len(), 3);
+    assert_eq!(frames[0].dimensions(), (64, 48));
+    // A translation, not a copy of the input.
+    assert!(mean_abs_diff(&frames[0], &soft_frame(64, 48, 0)) > 5.0);
+    fails_with(
+        &atelier(&[
+            "video",
+            p(&clip),
+            "--model",
+            p(&model),
+            "--style",
+            "x",
+            "-o",
+            p(&out),
+        ]),
+        "leave out --style",
+    );
+}
