@@ -161,20 +161,14 @@ pub fn video_scores(opts: &VideoEvalOptions, device: &Device) -> anyhow::Result<
             panels.extend(ind.as_ref());
             panels.push(&s);
             let sheet = hstack(&panels);
+            // H.264 needs even sides.
+            let (w, h) = (sheet.width() / 2 * 2, sheet.height() / 2 * 2);
             if side.is_none() {
                 let rate = stylized.info().rate;
-                let (w, h) = (sheet.width() / 2 * 2, sheet.height() / 2 * 2);
                 let bitrate = crate::tasks::video::default_bitrate(w, h, rate);
                 side = Some(crate::video::sink::create(p, w, h, rate, bitrate, None)?);
             }
-            let sheet = image::imageops::crop_imm(
-                &sheet,
-                0,
-                0,
-                sheet.width() / 2 * 2,
-                sheet.height() / 2 * 2,
-            )
-            .to_image();
+            let sheet = image::imageops::crop_imm(&sheet, 0, 0, w, h).to_image();
             side.as_mut().expect("made above").write(&sheet)?;
         }
         let scored = (frames as u64).is_multiple_of(opts.score_every);

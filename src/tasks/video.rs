@@ -253,8 +253,6 @@ struct Carry {
     history: Vec<LayerStats>,
     blend: StillBlend,
     previous_result: Option<RgbImage>,
-    /// The last input frame seen (for cut detection).
-    previous_input: Option<RgbImage>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -293,7 +291,6 @@ fn save_state(path: &Path, header: &StateHeader, carry: &Carry) -> Result<()> {
         ("blend.previous_input", &carry.blend.previous_input),
         ("blend.previous_output", &carry.blend.previous_output),
         ("previous_result", &carry.previous_result),
-        ("previous_input", &carry.previous_input),
     ];
     for (name, img) in images {
         if let Some(img) = img {
@@ -362,7 +359,6 @@ fn load_state(path: &Path) -> Result<(StateHeader, Carry)> {
             previous_output: image("blend.previous_output")?,
         },
         previous_result: image("previous_result")?,
-        previous_input: image("previous_input")?,
     };
     Ok((header, carry))
 }
@@ -380,6 +376,14 @@ enum ToWrite {
     Checkpoint(Box<(StateHeader, Carry)>),
 }
 
+/// The input frames `--start`/`--duration` select at `fps`: the first one's index and how
+/// many (all to the end when `None`), before `--every` thins them.
+fn selection(opts: &VideoOptions, fps: f64) -> (usize, Option<usize>) {
+    let first = (opts.start * fps).round() as usize;
+    let count = opts.duration.map(|d| (d * fps).round().max(1.0) as usize);
+    (first, count)
+}
+
 /// Decode `input`, keep the frames `opts` selects, resize them, send them on.
 fn decode_frames(opts: VideoOptions, tx: Sender<Result<Decoded>>) {
     let send_err = |e| {
@@ -390,9 +394,7 @@ fn decode_frames(opts: VideoOptions, tx: Sender<Result<Decoded>>) {
         Err(e) => return send_err(e),
     };
     let info = src.info().clone();
-    let fps = info.rate.fps();
-    let first = (opts.start * fps).round() as usize;
-    let count = opts.duration.map(|d| (d * fps).round().max(1.0) as usize);
+    let (first, count) = selection(&opts, info.rate.fps());
     let every = opts.every.max(1);
     let (w, h) = output_dims(&info, opts.size);
     if tx.send(Ok(Decoded::Info(info))).is_err() {
@@ -492,14 +494,10 @@ pub fn stylize_video(
     }
     let (w, h) = output_dims(&info, opts.size);
     let rate = info.rate.every(opts.every);
-    let fps = info.rate.fps();
+    let (first, count) = selection(opts, info.rate.fps());
     let total = info.frames.map(|n| {
-        let first = (opts.start * fps).round() as usize;
-        let mut n = n.saturating_sub(first);
-        if let Some(d) = opts.duration {
-            n = n.min((d * fps).round().max(1.0) as usize);
-        }
-        n.div_ceil(opts.every)
+        let n = n.saturating_sub(first);
+        count.map_or(n, |c| n.min(c)).div_ceil(opts.every)
     });
     if total == Some(0) {
         return Err(video_err(
@@ -550,7 +548,6 @@ pub fn stylize_video(
             history: stylizer.history().map(|h| h.snapshot()).unwrap_or_default(),
             blend: carry.blend.clone(),
             previous_result: stylizer.previous().and_then(|p| p.clone()),
-            previous_input: carry.previous_input.clone(),
         }
     };
 
@@ -572,7 +569,8 @@ pub fn stylize_video(
         if index <= done {
             continue;
         }
-        if let Some(prev) = &carry.previous_input
+        // The blend keeps the last input frame whether or not it blends.
+        if let Some(prev) = &carry.blend.previous_input
             && is_scene_cut(prev, &frame, opts.consistency.cut_threshold)
         {
             tracing::info!("scene cut at frame {index}: consistency starts afresh");
@@ -595,7 +593,6 @@ pub fn stylize_video(
             h.end_frame();
         }
         let out = carry.blend.apply(&opts.consistency, &frame, out);
-        carry.previous_input = Some(frame);
         if wtx.send(ToWrite::Frame(out)).is_err() {
             break; // the writer failed: its error is collected below
         }
