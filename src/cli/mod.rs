@@ -27,6 +27,10 @@ pub struct Cli {
     #[arg(long, global = true, default_value_t = crate::imaging::DEFAULT_MAX_PIXELS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_pixels: u64,
+    /// CPU threads for the tensor work (default: all cores). RAYON_NUM_THREADS also works.
+    #[arg(long, global = true, env = "ATELIER_THREADS",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -89,8 +93,20 @@ pub fn init_logging(verbose: u8) {
         .try_init();
 }
 
+/// Sizes the global thread pool that burn's CPU backend (and our own parallel loops) use.
+/// Must run before any tensor work; rayon otherwise starts one thread per core.
+pub fn set_threads(n: usize) -> anyhow::Result<()> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(|e| anyhow::anyhow!("cannot set --threads {n}: {e}"))
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     crate::imaging::io::set_default_max_pixels(cli.max_pixels);
+    if let Some(n) = cli.threads {
+        set_threads(n as usize)?;
+    }
     match cli.command {
         Command::Train(t) => train::run(t, cli.device),
         Command::Generate(a) => generate::run_generate(a, cli.device),
