@@ -184,9 +184,8 @@ fn time_op(s: &Shape, op: usize, iters: usize) -> f64 {
 fn main() {
     let iters: usize = arg_or("--iters", 5);
     let only = arg("--only");
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    // The pool burn Flex runs on (RAYON_NUM_THREADS / --threads set it), not the core count.
+    let threads = rayon::current_num_threads();
     for s in shapes() {
         if only.as_deref().is_some_and(|o| o != s.net) {
             continue;
