@@ -4,9 +4,11 @@
 //! the profile behind `docs/performance.md`; `benches/reference/conv_ops.py` times the same
 //! shapes in PyTorch and `benches/run_conv_ops.sh` prints both side by side.
 //!
-//! cargo bench --bench conv_ops [-- --iters N] [--only dcgan|cyclegan|style]
+//! cargo bench --bench conv_ops [-- --iters N] [--only dcgan|cyclegan|style] [--list]
 //!
-//! One JSON line per (shape, op): `ms` is the median time of the op alone. The backward
+//! `--list` prints the shapes (one JSON line each, untimed): the PyTorch twin reads them
+//! from its standard input, so the list lives here only. Otherwise one JSON line per
+//! (shape, op): `ms` is the median time of the op alone. The backward
 //! times are measured as (forward + backward) − forward on the autodiff device, with only
 //! the input or only the weight tracked, so each backward pass runs alone.
 
@@ -184,31 +186,41 @@ fn time_op(s: &Shape, op: usize, iters: usize) -> f64 {
 fn main() {
     let iters: usize = arg_or("--iters", 5);
     let only = arg("--only");
+    let list = std::env::args().any(|a| a == "--list");
     // The pool burn Flex runs on (RAYON_NUM_THREADS / --threads set it), not the core count.
     let threads = rayon::current_num_threads();
     for s in shapes() {
         if only.as_deref().is_some_and(|o| o != s.net) {
             continue;
         }
+        let shape = serde_json::json!({
+            "net": s.net,
+            "batch": s.batch,
+            "cin": s.cin,
+            "cout": s.cout,
+            "hw": [s.hw.0, s.hw.1],
+            "kernel": s.kernel,
+            "stride": s.stride,
+            "padding": s.padding,
+            "transposed": s.transposed,
+            "count": s.count,
+            "label": format!(
+                "{}x{}x{}x{} -> {} k{} s{} p{}",
+                s.batch, s.cin, s.hw.0, s.hw.1, s.cout, s.kernel, s.stride, s.padding
+            ),
+        });
+        if list {
+            println!("{shape}");
+            continue;
+        }
         let ops: &[usize] = if s.net == "style" { &[0] } else { &[0, 1, 2] };
         for &op in ops {
             let ms = time_op(&s, op, iters) * 1000.0;
-            let name = ["forward", "backward_data", "backward_weight"][op];
-            println!(
-                "{}",
-                serde_json::json!({
-                    "net": s.net,
-                    "op": name,
-                    "transposed": s.transposed,
-                    "shape": format!(
-                        "{}x{}x{}x{} -> {} k{} s{} p{}",
-                        s.batch, s.cin, s.hw.0, s.hw.1, s.cout, s.kernel, s.stride, s.padding
-                    ),
-                    "count": s.count,
-                    "ms": (ms * 100.0).round() / 100.0,
-                    "threads": threads,
-                })
-            );
+            let mut line = shape.clone();
+            line["op"] = ["forward", "backward_data", "backward_weight"][op].into();
+            line["ms"] = ((ms * 100.0).round() / 100.0).into();
+            line["threads"] = threads.into();
+            println!("{line}");
         }
     }
 }

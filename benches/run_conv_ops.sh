@@ -10,7 +10,8 @@ PY=${PYTHON:-python3}
 only=()
 [ -n "${ONLY:-}" ] && only=(--only "$ONLY")
 rust=$(cargo bench --quiet --bench conv_ops -- --iters "$ITERS" "${only[@]}" | grep '"net"')
-torch=$("$PY" benches/reference/conv_ops.py --iters "$ITERS" "${only[@]}" 2>/dev/null)
+torch=$(cargo bench --quiet --bench conv_ops -- --list "${only[@]}" | grep '"net"' |
+  "$PY" benches/reference/conv_ops.py --iters "$ITERS" 2>/dev/null)
 "$PY" - "$rust" "$torch" <<'PY'
 import json, sys
 rust = [json.loads(l) for l in sys.argv[1].splitlines()]
@@ -20,10 +21,10 @@ print("| net | shape | op | count | atelier ms | pytorch ms | ratio |")
 print("|---|---|---|---|---|---|---|")
 totals = {}
 for r, t in zip(rust, torch):
-    assert (r["shape"], r["op"]) == (t["shape"], t["op"]), (r, t)
+    assert (r["label"], r["op"]) == (t["label"], t["op"]), (r, t)
     kind = ("transposed " if r["transposed"] else "") + r["op"]
     ratio = r["ms"] / t["ms"] if t["ms"] > 0 else float("nan")
-    print(f"| {r['net']} | {r['shape']} | {kind} | {r['count']} | {r['ms']:.2f} | {t['ms']:.2f} | {ratio:.2f}x |")
+    print(f"| {r['net']} | {r['label']} | {kind} | {r['count']} | {r['ms']:.2f} | {t['ms']:.2f} | {ratio:.2f}x |")
     tot = totals.setdefault((r["net"], kind), [0.0, 0.0])
     tot[0] += r["ms"] * r["count"]
     tot[1] += t["ms"] * t["count"]

@@ -29,16 +29,10 @@ fn main() {
     let model_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/styles-fast.safetensors");
     let frames = || {
         let model = LoadedStyleNet::load(&model_path, &device).expect("the shipped styles");
-        let name = model.meta.styles[0].clone();
+        let opts = FastOptions::style(&model.meta.styles[0]);
         FastFrames {
             model,
-            opts: FastOptions {
-                styles: vec![(name, 1.0)],
-                strength: 1.0,
-                preserve_color: None,
-                tile: 0,
-                history: None,
-            },
+            opts,
             device: device.clone(),
         }
     };

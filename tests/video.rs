@@ -159,16 +159,13 @@ fn a_long_clip_streams_in_bounded_memory() {
 fn shipped_styles(device: &Device, history: &Consistency) -> FastFrames {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/styles-fast.safetensors");
     let model = LoadedStyleNet::load(&path, device).unwrap();
-    let name = model.meta.styles[0].clone();
+    let opts = FastOptions {
+        history: history_for(history),
+        ..FastOptions::style(&model.meta.styles[0])
+    };
     FastFrames {
         model,
-        opts: FastOptions {
-            styles: vec![(name, 1.0)],
-            strength: 1.0,
-            preserve_color: None,
-            tile: 0,
-            history: history_for(history),
-        },
+        opts,
         device: device.clone(),
     }
 }

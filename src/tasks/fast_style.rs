@@ -86,6 +86,20 @@ pub struct FastOptions {
     pub history: Option<Arc<StatsHistory>>,
 }
 
+impl FastOptions {
+    /// One of the network's styles at full strength, the photo's colours not kept, default
+    /// tiles, no video state.
+    pub fn style(name: &str) -> Self {
+        Self {
+            styles: vec![(name.to_string(), 1.0)],
+            strength: 1.0,
+            preserve_color: None,
+            tile: 0,
+            history: None,
+        }
+    }
+}
+
 /// Stylise `content` with the network's named styles.
 pub fn stylize_fast(
     model: &LoadedStyleNet,

@@ -180,14 +180,28 @@ fn gemm_parallelism(parallel: bool) -> gemm::Parallelism {
 
 /// Runs `f(i)` for `i in 0..n`, in parallel when `parallel` (and rayon is on).
 fn for_each(n: usize, parallel: bool, f: impl Fn(usize) + Send + Sync) {
+    for_each_with_buffer(n, parallel, 0, |i, _| f(i));
+}
+
+/// `for_each` with a scratch buffer of `len` values per worker (not per call), so the hot
+/// loop neither allocates nor zeroes memory it is about to overwrite.
+fn for_each_with_buffer(
+    n: usize,
+    parallel: bool,
+    len: usize,
+    f: impl Fn(usize, &mut Vec<f32>) + Send + Sync,
+) {
     #[cfg(feature = "rayon")]
     if parallel && n > 1 {
         use rayon::prelude::*;
-        (0..n).into_par_iter().for_each(f);
+        (0..n)
+            .into_par_iter()
+            .for_each_init(|| vec![0.0f32; len], |buf, i| f(i, buf));
         return;
     }
     let _ = parallel;
-    (0..n).for_each(f);
+    let mut buf = vec![0.0f32; len];
+    (0..n).for_each(|i| f(i, &mut buf));
 }
 
 /// A pointer shared by workers that write disjoint parts of one buffer.
@@ -386,12 +400,12 @@ pub(crate) fn forward(
     let y_ptr = SharedMut(y.as_mut_ptr());
     let work = items(geom);
     let outer = work.len() >= threads();
-    for_each(work.len(), outer, |i| {
+    for_each_with_buffer(work.len(), outer, k_len * geom.tile(), |i, col| {
         let item = work[i];
         let x_img = &x[item.b * geom.x_len()..][..geom.x_len()];
-        let mut col = vec![0.0f32; k_len * item.len];
+        let col = &mut col[..k_len * item.len];
         for g in 0..geom.groups {
-            im2col(geom, x_img, g, item, &mut col);
+            im2col(geom, x_img, g, item, col);
             // Safety: items cover disjoint (image, position) ranges of `y`.
             unsafe {
                 gemm_f32(
@@ -486,7 +500,7 @@ fn input_grad_col2im(geom: &Conv2dGeom, dy: &[f32], weight: &[f32]) -> Vec<f32> 
     // Tiles of one image overlap in dx (the kernel's halo), so images are the parallel unit;
     // with fewer images than threads the gemm and the scatter (by channel) go parallel.
     let outer = geom.batch >= threads();
-    let run_tile = |item: Item, col: &mut Vec<f32>| {
+    let run_tile = |item: Item, col: &mut [f32]| {
         let img = SharedMut(unsafe { dx_ptr.at(item.b * geom.x_len()) });
         for g in 0..geom.groups {
             // Safety: `col` is this worker's; `dy`/`weight` are read only.
@@ -512,19 +526,18 @@ fn input_grad_col2im(geom: &Conv2dGeom, dy: &[f32], weight: &[f32]) -> Vec<f32> 
             }
         }
     };
+    // Each tile uses the front of the buffer; the last tile of an image is shorter.
+    let buffer = k_len * geom.tile();
     if outer {
-        for_each(geom.batch, true, |b| {
-            let mut col = vec![0.0f32; k_len * geom.tile()];
+        for_each_with_buffer(geom.batch, true, buffer, |b, col| {
             for item in &work[b * tiles..(b + 1) * tiles] {
-                col.truncate(k_len * item.len);
-                run_tile(*item, &mut col);
+                run_tile(*item, &mut col[..k_len * item.len]);
             }
         });
     } else {
-        let mut col = vec![0.0f32; k_len * geom.tile()];
+        let mut col = vec![0.0f32; buffer];
         for item in &work {
-            col.truncate(k_len * item.len);
-            run_tile(*item, &mut col);
+            run_tile(*item, &mut col[..k_len * item.len]);
         }
     }
     dx
@@ -543,14 +556,14 @@ pub(crate) fn weight_grad(geom: &Conv2dGeom, x: &[f32], dy: &[f32]) -> Vec<f32> 
     let per_chunk = work.len().div_ceil(chunks);
     let mut partials = vec![0.0f32; chunks * dw_len];
     let partial_ptr = SharedMut(partials.as_mut_ptr());
-    for_each(chunks, outer, |chunk| {
+    for_each_with_buffer(chunks, outer, k_len * geom.tile(), |chunk, col| {
         let dw = unsafe { partial_ptr.at(chunk * dw_len) };
-        let mut col = vec![0.0f32; k_len * geom.tile()];
         for item in work.iter().skip(chunk * per_chunk).take(per_chunk) {
-            col.truncate(k_len * item.len);
+            // A chunk may run past an image's shorter last tile into the next image.
+            let col = &mut col[..k_len * item.len];
             let x_img = &x[item.b * geom.x_len()..][..geom.x_len()];
             for g in 0..geom.groups {
-                im2col(geom, x_img, g, *item, &mut col);
+                im2col(geom, x_img, g, *item, col);
                 // Safety: each chunk owns its partial buffer.
                 unsafe {
                     gemm_f32(
@@ -577,14 +590,14 @@ pub(crate) fn weight_grad(geom: &Conv2dGeom, x: &[f32], dy: &[f32]) -> Vec<f32> 
     partials
 }
 
-/// A contiguous f32 tensor's values and shape.
+/// A contiguous copy (or the tensor itself) and its shape.
 fn contiguous(t: &FlexTensor) -> (FlexTensor, Vec<usize>) {
     let t = t.to_contiguous();
     let shape = t.layout().shape().to_vec();
     (t, shape)
 }
 
-fn tensor(data: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
+fn tensor(data: Vec<f32>, shape: &[usize]) -> FlexTensor {
     FlexTensor::new(
         Bytes::from_elems(data),
         Layout::contiguous(Shape::from(shape.to_vec())),
@@ -614,7 +627,7 @@ pub(crate) fn conv2d(
         weight.storage(),
         bias.as_ref().map(|b| b.storage()),
     );
-    tensor(y, [geom.batch, geom.c_out, geom.oh, geom.ow])
+    tensor(y, &[geom.batch, geom.c_out, geom.oh, geom.ow])
 }
 
 pub(crate) fn conv2d_x_backward(
@@ -624,11 +637,10 @@ pub(crate) fn conv2d_x_backward(
     options: &ConvOptions<2>,
 ) -> FlexTensor {
     let (weight, ws) = contiguous(&weight);
-    let (dy, dys) = contiguous(&output_grad);
-    let mut geom = Conv2dGeom::conv(x_shape, &ws, options);
-    (geom.oh, geom.ow) = (dys[2], dys[3]);
+    let dy = output_grad.to_contiguous();
+    let geom = Conv2dGeom::conv(x_shape, &ws, options);
     let dx = input_grad(&geom, dy.storage(), weight.storage());
-    tensor(dx, [geom.batch, geom.c_in, geom.h, geom.w])
+    tensor(dx, x_shape)
 }
 
 pub(crate) fn conv2d_weight_backward(
@@ -638,17 +650,10 @@ pub(crate) fn conv2d_weight_backward(
     options: &ConvOptions<2>,
 ) -> FlexTensor {
     let (x, xs) = contiguous(&x);
-    let (dy, dys) = contiguous(&output_grad);
-    let mut geom = Conv2dGeom::conv(&xs, weight_shape, options);
-    (geom.oh, geom.ow) = (dys[2], dys[3]);
+    let dy = output_grad.to_contiguous();
+    let geom = Conv2dGeom::conv(&xs, weight_shape, options);
     let dw = weight_grad(&geom, x.storage(), dy.storage());
-    let [co, cig, kh, kw] = [
-        weight_shape[0],
-        weight_shape[1],
-        weight_shape[2],
-        weight_shape[3],
-    ];
-    tensor(dw, [co, cig, kh, kw])
+    tensor(dw, weight_shape)
 }
 
 pub(crate) fn conv_transpose2d(
@@ -664,7 +669,7 @@ pub(crate) fn conv_transpose2d(
     if let Some(bias) = bias {
         add_bias(&mut y, bias.to_contiguous().storage(), geom.h * geom.w);
     }
-    tensor(y, [geom.batch, geom.c_in, geom.h, geom.w])
+    tensor(y, &[geom.batch, geom.c_in, geom.h, geom.w])
 }
 
 pub(crate) fn conv_transpose2d_weight_backward(
@@ -674,17 +679,10 @@ pub(crate) fn conv_transpose2d_weight_backward(
     options: &ConvTransposeOptions<2>,
 ) -> FlexTensor {
     let (x, xs) = contiguous(&x);
-    let (dy, dys) = contiguous(&output_grad);
-    let mut geom = Conv2dGeom::transposed(&xs, weight_shape, options);
-    (geom.h, geom.w) = (dys[2], dys[3]);
+    let dy = output_grad.to_contiguous();
+    let geom = Conv2dGeom::transposed(&xs, weight_shape, options);
     // The transposed op's output gradient is the convolution's input, its input the
     // convolution's output gradient.
     let dw = weight_grad(&geom, dy.storage(), x.storage());
-    let [ci, cog, kh, kw] = [
-        weight_shape[0],
-        weight_shape[1],
-        weight_shape[2],
-        weight_shape[3],
-    ];
-    tensor(dw, [ci, cog, kh, kw])
+    tensor(dw, weight_shape)
 }
