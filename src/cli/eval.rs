@@ -1,4 +1,4 @@
-//! `atelier eval fid|kid|pair|style|video`: flags into an evaluation's options; its report
+//! `atelier eval fid|kid|pair|style|video|inpaint`: flags into an evaluation's options; its report
 //! printed as a two-column table or as JSON.
 
 use clap::{Args, Subcommand};
@@ -8,6 +8,7 @@ use crate::device::{DeviceChoice, select};
 use crate::tasks::evaluate::{
     DistanceOptions, PairOptions, StyleOptions, fid, kernel_distance, pair_scores, style_scores,
 };
+use crate::tasks::evaluate_inpaint::{InpaintEvalOptions, InpaintReport, inpaint_scores};
 use crate::tasks::evaluate_video::{VideoEvalOptions, video_scores};
 
 #[derive(Subcommand, Debug)]
@@ -23,6 +24,9 @@ pub enum EvalCommand {
     /// Video: flicker of a stylised clip against the original's own motion, and what
     /// consistency cost against a frame-by-frame version.
     Video(Printed<VideoEvalOptions>),
+    /// Inpainting: PSNR, SSIM, LPIPS, L1 on the holes and FID per mask kind, for the
+    /// damaged input, the classical fill and the GAN.
+    Inpaint(Printed<InpaintEvalOptions>),
 }
 
 /// An evaluation's options and how to print its report.
@@ -72,5 +76,37 @@ pub fn run(cmd: EvalCommand, device: DeviceChoice) -> anyhow::Result<()> {
             report(&r, a.json)
         }
         EvalCommand::Video(a) => report(&video_scores(&a.options, &select(device)?)?, a.json),
+        EvalCommand::Inpaint(a) => {
+            let r = inpaint_scores(&a.options, &select(device)?)?;
+            if a.json {
+                return report(&r, true);
+            }
+            inpaint_table(&r);
+            Ok(())
+        }
+    }
+}
+
+/// One row per mask kind and method, as a Markdown table.
+fn inpaint_table(r: &InpaintReport) {
+    let opt = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
+    super::output(format_args!(
+        "{} paintings at {} px, model {}\n",
+        r.n, r.size, r.model
+    ));
+    super::output(format_args!(
+        "| mask | method | PSNR dB | SSIM | LPIPS | L1 holes | FID |\n|---|---|---|---|---|---|---|"
+    ));
+    for s in &r.scores {
+        super::output(format_args!(
+            "| {} | {} | {:.2} | {:.4} | {} | {:.4} | {} |",
+            s.kind.name(),
+            s.method,
+            s.psnr_db,
+            s.ssim,
+            opt(s.lpips, 4),
+            s.l1_holes,
+            opt(s.fid, 1)
+        ));
     }
 }

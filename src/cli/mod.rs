@@ -2,6 +2,7 @@
 
 pub mod eval;
 pub mod generate;
+pub mod inpaint;
 pub mod stylize;
 pub mod texture;
 pub mod train;
@@ -55,6 +56,11 @@ pub enum Command {
     Texture(texture::TextureArgs),
     /// Translate images with a model from `train translate`, at their own resolution.
     Translate(translate::TranslateArgs),
+    /// Fill damage (cracks, losses, tears) in a painting where a mask says, or detect
+    /// cracks to make that mask (--detect cracks).
+    Inpaint(inpaint::InpaintArgs),
+    /// Draw the hole masks inpainting trains on (cracks, losses, strokes, ...).
+    Masks(inpaint::MasksArgs),
     /// Stylise a video (MP4, frame folder or pattern) with any stylizer or translation
     /// model, steady from frame to frame.
     Video(video::VideoArgs),
@@ -116,6 +122,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Texture(a) => texture::run(a, cli.device),
         Command::Translate(a) => translate::run(a, cli.device),
         Command::Video(a) => video::run(a, cli.device),
+        Command::Inpaint(a) => inpaint::run(a, cli.device),
+        Command::Masks(a) => inpaint::run_masks(a),
         Command::Eval(e) => eval::run(e, cli.device),
     }
 }

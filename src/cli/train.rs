@@ -1,4 +1,4 @@
-//! `atelier train gan|translate|style|adain`: flags into a training task's options, the command line
+//! `atelier train gan|translate|style|adain|inpaint`: flags into a training task's options, the command line
 //! recorded with the model, and the report at the end.
 
 use std::path::Path;
@@ -8,6 +8,7 @@ use clap::Subcommand;
 use crate::device::DeviceChoice;
 use crate::tasks::train_adain::{AdainTrainOptions, train_adain};
 use crate::tasks::train_gan::{GanTrainOptions, train_gan};
+use crate::tasks::train_inpaint::{InpaintTrainOptions, train_inpaint};
 use crate::tasks::train_style::{StyleTrainOptions, train_style};
 use crate::tasks::train_translate::{TranslateTrainOptions, train_translate};
 use crate::tasks::training::{Launch, RunArgs, resolve};
@@ -26,6 +27,9 @@ pub enum TrainCommand {
     /// Train an AdaIN decoder on photos and paintings: any painting as the style in one
     /// pass (then `stylize --method adain --model RUN/adain-decoder.safetensors`).
     Adain(AdainTrainOptions),
+    /// Train an inpainting GAN on paintings with drawn holes (cracks, losses, strokes, ...)
+    /// (then `atelier inpaint IMAGE --mask MASK --model RUN/inpainter.safetensors`).
+    Inpaint(InpaintTrainOptions),
 }
 
 /// The command as typed, without the program's install path: recorded in model files.
@@ -54,6 +58,7 @@ pub fn run(cmd: TrainCommand, device: DeviceChoice) -> anyhow::Result<()> {
         TrainCommand::Translate(args) => launch(args, device, train_translate),
         TrainCommand::Style(args) => launch(args, device, train_style),
         TrainCommand::Adain(args) => launch(args, device, train_adain),
+        TrainCommand::Inpaint(args) => launch(args, device, train_inpaint),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Datasets and the background batch loader.
 
 pub mod folder;
+pub mod inpaint;
 pub mod loader;
+pub mod masks;
 pub mod pair_makers;
 pub mod paired;
 pub mod translation;

@@ -3,6 +3,8 @@
 //! from tensors, grids, and atomic PNG/JPEG saving.
 
 pub mod color;
+pub mod cracks;
+pub mod fill;
 pub mod grid;
 pub mod io;
 pub mod pyramid;

@@ -5,6 +5,7 @@ pub mod adain;
 pub mod budget;
 pub mod dcgan;
 pub mod inception;
+pub mod inpaint;
 pub mod model_file;
 pub mod patchgan;
 pub mod resnet_gen;

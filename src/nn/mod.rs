@@ -1,6 +1,7 @@
 //! Reusable building blocks shared by the models.
 
 pub mod conv;
+pub mod gated;
 pub mod norm;
 pub mod pad;
 pub mod tiled;

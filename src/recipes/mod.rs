@@ -6,5 +6,6 @@ pub mod adain;
 pub mod cyclegan;
 pub mod dcgan;
 pub mod image_pool;
+pub mod inpaint;
 pub mod pix2pix;
 pub mod style;

@@ -266,7 +266,7 @@ pub fn pair_scores(opts: &PairOptions, device: &Device) -> anyhow::Result<PairRe
 
 /// Mean LPIPS over the pairs, or `None` (with a warning saying why) when the weights are
 /// not found or an image is too small: the other scores still stand.
-fn mean_lpips(pairs: &[(RgbImage, RgbImage)], device: &Device) -> Option<f64> {
+pub(crate) fn mean_lpips(pairs: &[(RgbImage, RgbImage)], device: &Device) -> Option<f64> {
     let result = Lpips::locate(None, None, device).and_then(|lpips| {
         let mut total = 0.0;
         for (r, o) in pairs {

@@ -5,14 +5,17 @@
 
 pub mod adain_style;
 pub mod evaluate;
+pub mod evaluate_inpaint;
 pub mod evaluate_video;
 pub mod fast_style;
 pub mod generate;
 pub mod image_optim;
+pub mod inpaint;
 pub mod stylize;
 pub mod texture;
 pub mod train_adain;
 pub mod train_gan;
+pub mod train_inpaint;
 pub mod train_style;
 pub mod train_translate;
 pub mod training;
