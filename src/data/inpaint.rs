@@ -15,15 +15,18 @@ use super::masks::{MaskKind, is_hole, random_mask};
 use crate::error::Result;
 use crate::imaging::io::{LoadOptions, load_rgb, resize_short_side};
 use crate::imaging::tensor::{Range, push_chw};
+use crate::models::inpaint::prefill;
 use crate::util::rng::SeededRng;
 
 /// A painting and its hole mask (white = hole), the same size.
 pub type MaskedImage = (RgbImage, GrayImage);
 
-/// Images [-1, 1] and their masks (1 = hole), on the host.
+/// Images [-1, 1], the same with their holes filled by diffusion (the generator's
+/// input), and their masks (1 = hole), on the host.
 #[derive(Clone, Debug)]
 pub struct InpaintBatch {
     pub pixels: Vec<f32>,
+    pub prefilled: Vec<f32>,
     pub masks: Vec<f32>,
     pub n: usize,
     pub size: usize,
@@ -33,9 +36,11 @@ impl InpaintBatch {
     pub fn from_pairs(pairs: &[(RgbImage, GrayImage)]) -> Self {
         let size = pairs.first().map(|p| p.0.width() as usize).unwrap_or(0);
         let mut pixels = Vec::with_capacity(pairs.len() * 3 * size * size);
+        let mut prefilled = Vec::with_capacity(pairs.len() * 3 * size * size);
         let mut masks = Vec::with_capacity(pairs.len() * size * size);
         for (img, mask) in pairs {
             push_chw(img, Range::Signed, &mut pixels);
+            push_chw(&prefill(img, mask), Range::Signed, &mut prefilled);
             masks.extend(
                 mask.pixels()
                     .map(|p| if is_hole(p.0[0]) { 1.0 } else { 0.0 }),
@@ -43,6 +48,7 @@ impl InpaintBatch {
         }
         Self {
             pixels,
+            prefilled,
             masks,
             n: pairs.len(),
             size,
@@ -53,6 +59,14 @@ impl InpaintBatch {
         let s = self.size;
         Tensor::from_data(
             TensorData::new(self.pixels.clone(), [self.n, 3, s, s]),
+            device,
+        )
+    }
+
+    pub fn prefilled(&self, device: &Device) -> Tensor<4> {
+        let s = self.size;
+        Tensor::from_data(
+            TensorData::new(self.prefilled.clone(), [self.n, 3, s, s]),
             device,
         )
     }

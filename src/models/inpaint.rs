@@ -3,8 +3,13 @@
 //! critic, SN-PatchGAN (spectrally normalised 5×5 stride-2 convolutions whose every output
 //! is a real/fake score for one patch, trained with the hinge loss).
 //!
-//! The generator sees the image with its holes zeroed, the mask and a channel of ones (so
-//! zero padding at the border differs from a hole). Each stage goes down twice (to a
+//! The generator starts from the classical diffusion fill (`imaging::fill`): it sees the
+//! image with its holes filled smoothly, the mask and a channel of ones (so zero padding
+//! at the border differs from a hole), and each stage adds a correction to its input. The
+//! smooth fill already carries the right colours into a crack, so training spends its
+//! steps on texture and structure instead of first learning to copy colours (measured: a
+//! generator started from zeroed holes was still far behind the diffusion fill on cracks
+//! after 300 steps on the CPU). Each stage goes down twice (to a
 //! quarter of the side), through dilated gated convolutions (dilation 2, 4, 8, 16: a
 //! receptive field that covers a 128 px window), and up twice by nearest up-sampling and a
 //! convolution. Contextual attention (DeepFill v2's second refinement branch) is left out:
@@ -12,10 +17,10 @@
 
 use std::path::Path;
 
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, tanh};
+use burn::tensor::activation::leaky_relu;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use image::{GrayImage, RgbImage};
@@ -24,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use super::model_file::{ModelMeta, load_into, open_model, save_model};
 use crate::data::masks::{MaskKind, is_hole};
 use crate::error::{AtelierError, Result};
+use crate::imaging::fill::diffusion_fill;
 use crate::imaging::tensor::{Range, push_chw, tensor_to_images};
 use crate::nn::gated::{GatedConv2d, GatedConv2dConfig};
 use crate::nn::{SnConv2d, SnConv2dConfig};
@@ -88,14 +94,19 @@ fn gated_stage(w: usize, device: &Device) -> GatedStage {
                     .init(device)
             })
             .collect(),
+        // Small: a stage starts out returning (nearly) its input.
         to_rgb: Conv2dConfig::new([w / 2, 3], [3, 3])
             .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .with_initializer(Initializer::Normal {
+                mean: 0.0,
+                std: 1e-3,
+            })
             .init(device),
     }
 }
 
 impl GatedStage {
-    /// [N, 5, H, W] (image, mask, ones) to an image [N, 3, H, W] in [-1, 1].
+    /// [N, 5, H, W] (image, mask, ones) to a correction [N, 3, H, W] of the image.
     fn forward(&self, mut h: Tensor<4>) -> Tensor<4> {
         // Where the plan up-samples does not depend on the width.
         let upsample = stage_plan(2).into_iter().map(|l| l.5);
@@ -108,7 +119,7 @@ impl GatedStage {
             }
             h = layer.forward(h);
         }
-        tanh(self.to_rgb.forward(h))
+        self.to_rgb.forward(h)
     }
 }
 
@@ -161,10 +172,15 @@ impl InpaintGeneratorConfig {
     }
 }
 
-/// Zero the holes and stack image, mask and ones: a stage's input.
+/// Image, mask and ones stacked: a stage's input.
 fn stage_input(image: Tensor<4>, mask: Tensor<4>) -> Tensor<4> {
-    let keep = mask.clone().neg().add_scalar(1.0);
-    Tensor::cat(vec![image * keep, mask.clone(), mask.ones_like()], 1)
+    Tensor::cat(vec![image, mask.clone(), mask.ones_like()], 1)
+}
+
+/// `image` plus a stage's correction, inside [-1, 1].
+fn corrected(image: Tensor<4>, stage: &GatedStage, mask: Tensor<4>) -> Tensor<4> {
+    let delta = stage.forward(stage_input(image.clone(), mask));
+    (image + delta).clamp(-1.0, 1.0)
 }
 
 /// `fill` where the mask is 1, `image` elsewhere.
@@ -174,16 +190,15 @@ pub fn composite(image: Tensor<4>, fill: Tensor<4>, mask: Tensor<4>) -> Tensor<4
 }
 
 impl InpaintGenerator {
-    /// `image` [N, 3, H, W] in [-1, 1] (what is under the holes is ignored), `mask`
-    /// [N, 1, H, W] with 1 at holes; H and W multiples of [`SIDE_MULTIPLE`].
-    pub fn forward(&self, image: Tensor<4>, mask: Tensor<4>) -> Fill {
-        let coarse = self
-            .coarse
-            .forward(stage_input(image.clone(), mask.clone()));
+    /// `prefilled` [N, 3, H, W] in [-1, 1]: the image with its holes filled by diffusion
+    /// ([`prefill`]); `mask` [N, 1, H, W] with 1 at holes; H and W multiples of
+    /// [`SIDE_MULTIPLE`].
+    pub fn forward(&self, prefilled: Tensor<4>, mask: Tensor<4>) -> Fill {
+        let coarse = corrected(prefilled.clone(), &self.coarse, mask.clone());
         let fine = match &self.refine {
             Some(r) => {
-                let start = composite(image, coarse.clone(), mask.clone());
-                r.forward(stage_input(start, mask))
+                let start = composite(prefilled, coarse.clone(), mask.clone());
+                corrected(start, r, mask)
             }
             None => coarse.clone(),
         };
@@ -203,6 +218,22 @@ pub fn paste_holes(image: &RgbImage, fill: &RgbImage, mask: &GrayImage) -> RgbIm
     out
 }
 
+/// The painting with its holes shown in white (the "masked" column of sample sheets).
+pub fn show_holes(img: &RgbImage, mask: &GrayImage) -> RgbImage {
+    let mut out = img.clone();
+    for (p, m) in out.pixels_mut().zip(mask.pixels()) {
+        if is_hole(m.0[0]) {
+            p.0 = [255; 3];
+        }
+    }
+    out
+}
+
+/// What the generator starts from: the holes filled by diffusion.
+pub fn prefill(image: &RgbImage, mask: &GrayImage) -> RgbImage {
+    diffusion_fill(image, mask)
+}
+
 /// Fill equally sized (image, mask) pairs in one batch, sides multiples of
 /// [`SIDE_MULTIPLE`]: each image with its holes filled, the rest untouched.
 pub fn inpaint_batch(
@@ -217,7 +248,7 @@ pub fn inpaint_batch(
     let mut pixels = Vec::with_capacity(pairs.len() * 3 * w * h);
     let mut masks = Vec::with_capacity(pairs.len() * w * h);
     for (img, mask) in pairs {
-        push_chw(img, Range::Signed, &mut pixels);
+        push_chw(&prefill(img, mask), Range::Signed, &mut pixels);
         masks.extend(
             mask.pixels()
                 .map(|p| if is_hole(p.0[0]) { 1.0f32 } else { 0.0 }),

@@ -16,13 +16,13 @@ use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
 use crate::data::inpaint::InpaintBatch;
-use crate::data::masks::is_hole;
 use crate::error::Result;
 use crate::imaging::grid::rows_sheet;
 use crate::losses::adversarial::{GanLoss, d_loss, g_loss, mean_score};
-use crate::metrics::paired::psnr;
+use crate::metrics::paired::{hole_l1, psnr};
 use crate::models::inpaint::{
     InpaintGenerator, InpaintMeta, SnPatchDiscriminator, composite, inpaint_batch, save_inpainter,
+    show_holes,
 };
 use crate::models::vgg::{Vgg, VggLayer};
 use crate::train::{GanRecipe, RunRecipe, StepLosses};
@@ -109,19 +109,13 @@ impl InpaintRecipe {
     /// composite in dB).
     pub fn validate(&self, g: &InpaintGenerator) -> Result<(f64, f64)> {
         let filled = inpaint_batch(g, &self.val, &self.inference_device());
-        let (mut l1, mut holes, mut db) = (0.0f64, 0.0f64, 0.0f64);
+        let (mut l1, mut holes, mut db) = (0.0, 0.0, 0.0);
         for ((orig, mask), out) in self.val.iter().zip(&filled) {
-            for ((p, q), m) in orig.pixels().zip(out.pixels()).zip(mask.pixels()) {
-                if is_hole(m.0[0]) {
-                    for c in 0..3 {
-                        l1 += (p.0[c] as f64 - q.0[c] as f64).abs() / 255.0;
-                    }
-                    holes += 3.0;
-                }
-            }
+            let (sum, n) = hole_l1(orig, out, mask);
+            (l1, holes) = (l1 + sum, holes + n);
             db += psnr(orig, out)?;
         }
-        Ok((l1 / holes.max(1.0), db / self.val.len().max(1) as f64))
+        Ok((l1 / f64::max(holes, 1.0), db / self.val.len().max(1) as f64))
     }
 }
 
@@ -137,7 +131,10 @@ impl GanRecipe for InpaintRecipe {
         _rng: &mut SeededRng,
     ) -> StepLosses {
         let (real, mask) = (batch.images(&self.device), batch.masks(&self.device));
-        let fill = g.forward(real.clone(), mask.clone()).fine.detach();
+        let fill = g
+            .forward(batch.prefilled(&self.device), mask.clone())
+            .fine
+            .detach();
         let fake = composite(real.clone(), fill, mask.clone());
         let sr = d.flat_scores(real, mask.clone());
         let sf = d.flat_scores(fake, mask);
@@ -156,7 +153,7 @@ impl GanRecipe for InpaintRecipe {
         _rng: &mut SeededRng,
     ) -> StepLosses {
         let (real, mask) = (batch.images(&self.device), batch.masks(&self.device));
-        let fill = g.forward(real.clone(), mask.clone());
+        let fill = g.forward(batch.prefilled(&self.device), mask.clone());
         let mut loss = self.pixel_loss(fill.coarse, real.clone(), mask.clone())
             + self.pixel_loss(fill.fine.clone(), real.clone(), mask.clone());
         if let Some(p) = self.perceptual(fill.fine.clone(), real.clone()) {
@@ -218,15 +215,4 @@ impl RunRecipe for InpaintRecipe {
             .collect();
         write_atomic(&path.with_file_name(HELDOUT_FILE), list.as_bytes())
     }
-}
-
-/// The painting with its holes shown in white (the "masked" column of sample sheets).
-pub fn show_holes(img: &RgbImage, mask: &GrayImage) -> RgbImage {
-    let mut out = img.clone();
-    for (p, m) in out.pixels_mut().zip(mask.pixels()) {
-        if is_hole(m.0[0]) {
-            p.0 = [255; 3];
-        }
-    }
-    out
 }

@@ -21,15 +21,14 @@ use super::evaluate::mean_lpips;
 use super::inpaint::{InpaintOptions, inpaint, shipped_inpainter};
 use super::training::list_images;
 use crate::data::loader::centre_square;
-use crate::data::masks::{MaskKind, is_hole};
+use crate::data::masks::MaskKind;
 use crate::imaging::grid::rows_sheet;
 use crate::imaging::{LoadOptions, load_rgb, save_image};
 use crate::metrics::features::{FeatureExtractor, locate_weights};
 use crate::metrics::fid::{FeatureStats, frechet_distance};
-use crate::metrics::paired::score_pairs;
+use crate::metrics::paired::{hole_l1, score_pairs};
 use crate::models::inception::FEATURE_DIM;
-use crate::models::inpaint::LoadedInpainter;
-use crate::recipes::inpaint::show_holes;
+use crate::models::inpaint::{LoadedInpainter, show_holes};
 use crate::util::rng::SeededRng;
 
 #[derive(Args, Debug, Clone)]
@@ -104,19 +103,6 @@ fn eval_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn l1_holes(orig: &RgbImage, out: &RgbImage, mask: &GrayImage) -> (f64, f64) {
-    let (mut sum, mut n) = (0.0, 0.0);
-    for ((p, q), m) in orig.pixels().zip(out.pixels()).zip(mask.pixels()) {
-        if is_hole(m.0[0]) {
-            for c in 0..3 {
-                sum += (p.0[c] as f64 - q.0[c] as f64).abs() / 255.0;
-            }
-            n += 3.0;
-        }
-    }
-    (sum, n)
-}
-
 pub fn inpaint_scores(opts: &InpaintEvalOptions, device: &Device) -> anyhow::Result<InpaintReport> {
     let model_path = opts.model.clone().unwrap_or_else(shipped_inpainter);
     let model =
@@ -186,7 +172,7 @@ pub fn inpaint_scores(opts: &InpaintEvalOptions, device: &Device) -> anyhow::Res
                 .iter()
                 .zip(outs)
                 .zip(&masks)
-                .map(|((o, f), m)| l1_holes(o, f, m))
+                .map(|((o, f), m)| hole_l1(o, f, m))
                 .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
             let fid = match &fid {
                 Some((extractor, real)) if outs.len() >= 2 => {
