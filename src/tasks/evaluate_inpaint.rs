@@ -46,7 +46,7 @@ pub struct InpaintEvalOptions {
     /// Side of the centred square each painting is cut to.
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(16..=1024))]
     pub size: u32,
-    /// Use at most this many paintings.
+    /// Use at most this many paintings, spread evenly over the list.
     #[arg(long)]
     pub limit: Option<usize>,
     #[arg(long, default_value_t = 0)]
@@ -107,8 +107,9 @@ pub fn inpaint_scores(opts: &InpaintEvalOptions, device: &Device) -> anyhow::Res
     let model_path = opts.model.clone().unwrap_or_else(shipped_inpainter);
     let model =
         LoadedInpainter::load(&model_path, device).context("loading the inpainting model")?;
-    let mut files = eval_files(&opts.data)?;
-    files.truncate(opts.limit.unwrap_or(usize::MAX));
+    let all = eval_files(&opts.data)?;
+    let take = opts.limit.unwrap_or(usize::MAX).clamp(1, all.len());
+    let files: Vec<PathBuf> = (0..take).map(|i| all[i * all.len() / take].clone()).collect();
     let originals: Vec<RgbImage> = files
         .iter()
         .map(|f| {
