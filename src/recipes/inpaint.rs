@@ -21,8 +21,8 @@ use crate::imaging::grid::rows_sheet;
 use crate::losses::adversarial::{GanLoss, d_loss, g_loss, mean_score};
 use crate::metrics::paired::{hole_l1, psnr};
 use crate::models::inpaint::{
-    InpaintGenerator, InpaintMeta, SnPatchDiscriminator, composite, inpaint_batch, save_inpainter,
-    show_holes,
+    Fill, InpaintGenerator, InpaintMeta, SnPatchDiscriminator, composite, inpaint_batch,
+    save_inpainter, show_holes,
 };
 use crate::models::vgg::{Vgg, VggLayer};
 use crate::train::{GanRecipe, RunRecipe, StepLosses};
@@ -72,6 +72,13 @@ fn masked_l1(a: Tensor<4>, b: Tensor<4>, weight: Tensor<4>) -> Tensor<1> {
 }
 
 impl InpaintRecipe {
+    /// The batch's originals and masks on the training device, and G's fill of it.
+    fn fill(&self, g: &InpaintGenerator, batch: &InpaintBatch) -> (Tensor<4>, Tensor<4>, Fill) {
+        let (real, mask) = (batch.images(&self.device), batch.masks(&self.device));
+        let fill = g.forward(batch.prefilled(&self.device), mask.clone());
+        (real, mask, fill)
+    }
+
     fn inference_device(&self) -> Device {
         self.device.clone().without_autodiff()
     }
@@ -130,12 +137,8 @@ impl GanRecipe for InpaintRecipe {
         batch: &InpaintBatch,
         _rng: &mut SeededRng,
     ) -> StepLosses {
-        let (real, mask) = (batch.images(&self.device), batch.masks(&self.device));
-        let fill = g
-            .forward(batch.prefilled(&self.device), mask.clone())
-            .fine
-            .detach();
-        let fake = composite(real.clone(), fill, mask.clone());
+        let (real, mask, fill) = self.fill(g, batch);
+        let fake = composite(real.clone(), fill.fine.detach(), mask.clone());
         let sr = d.flat_scores(real, mask.clone());
         let sf = d.flat_scores(fake, mask);
         StepLosses {
@@ -152,8 +155,7 @@ impl GanRecipe for InpaintRecipe {
         batch: &InpaintBatch,
         _rng: &mut SeededRng,
     ) -> StepLosses {
-        let (real, mask) = (batch.images(&self.device), batch.masks(&self.device));
-        let fill = g.forward(batch.prefilled(&self.device), mask.clone());
+        let (real, mask, fill) = self.fill(g, batch);
         let mut loss = self.pixel_loss(fill.coarse, real.clone(), mask.clone())
             + self.pixel_loss(fill.fine.clone(), real.clone(), mask.clone());
         if let Some(p) = self.perceptual(fill.fine.clone(), real.clone()) {

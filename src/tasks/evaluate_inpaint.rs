@@ -109,7 +109,9 @@ pub fn inpaint_scores(opts: &InpaintEvalOptions, device: &Device) -> anyhow::Res
         LoadedInpainter::load(&model_path, device).context("loading the inpainting model")?;
     let all = eval_files(&opts.data)?;
     let take = opts.limit.unwrap_or(usize::MAX).clamp(1, all.len());
-    let files: Vec<PathBuf> = (0..take).map(|i| all[i * all.len() / take].clone()).collect();
+    let files: Vec<PathBuf> = (0..take)
+        .map(|i| all[i * all.len() / take].clone())
+        .collect();
     let originals: Vec<RgbImage> = files
         .iter()
         .map(|f| {
