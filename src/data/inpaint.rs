@@ -13,13 +13,33 @@ use image::{GrayImage, RgbImage};
 use super::loader::Examples;
 use super::masks::{MaskKind, is_hole, random_mask};
 use crate::error::Result;
+use crate::imaging::fill::diffusion_fill;
 use crate::imaging::io::{LoadOptions, load_rgb, resize_short_side};
 use crate::imaging::tensor::{Range, push_chw};
-use crate::models::inpaint::prefill;
 use crate::util::rng::SeededRng;
 
 /// A painting and its hole mask (white = hole), the same size.
 pub type MaskedImage = (RgbImage, GrayImage);
+
+/// What the generator starts from: the holes filled by diffusion.
+pub fn prefill(image: &RgbImage, mask: &GrayImage) -> RgbImage {
+    diffusion_fill(image, mask)
+}
+
+/// The generator's input for equally sized pairs, on the host: the prefilled images
+/// (CHW, [-1, 1]) and the masks (1 = hole), one after another.
+pub fn generator_input(pairs: &[MaskedImage]) -> (Vec<f32>, Vec<f32>) {
+    let mut prefilled = Vec::new();
+    let mut masks = Vec::new();
+    for (img, mask) in pairs {
+        push_chw(&prefill(img, mask), Range::Signed, &mut prefilled);
+        masks.extend(
+            mask.pixels()
+                .map(|p| if is_hole(p.0[0]) { 1.0 } else { 0.0 }),
+        );
+    }
+    (prefilled, masks)
+}
 
 /// Images [-1, 1], the same with their holes filled by diffusion (the generator's
 /// input), and their masks (1 = hole), on the host.
@@ -36,16 +56,10 @@ impl InpaintBatch {
     pub fn from_pairs(pairs: &[(RgbImage, GrayImage)]) -> Self {
         let size = pairs.first().map(|p| p.0.width() as usize).unwrap_or(0);
         let mut pixels = Vec::with_capacity(pairs.len() * 3 * size * size);
-        let mut prefilled = Vec::with_capacity(pairs.len() * 3 * size * size);
-        let mut masks = Vec::with_capacity(pairs.len() * size * size);
-        for (img, mask) in pairs {
+        for (img, _) in pairs {
             push_chw(img, Range::Signed, &mut pixels);
-            push_chw(&prefill(img, mask), Range::Signed, &mut prefilled);
-            masks.extend(
-                mask.pixels()
-                    .map(|p| if is_hole(p.0[0]) { 1.0 } else { 0.0 }),
-            );
         }
+        let (prefilled, masks) = generator_input(pairs);
         Self {
             pixels,
             prefilled,

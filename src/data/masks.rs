@@ -144,6 +144,57 @@ pub fn random_mask(kinds: &[MaskKind], size: u32, rng: &mut SeededRng) -> GrayIm
     kind.generate(size, size, rng)
 }
 
+/// The 8-connected groups of `marked` pixels in a `w`-wide raster, as pixel indices.
+pub fn connected_groups(marked: &[bool], w: usize) -> Vec<Vec<usize>> {
+    let h = marked.len() / w.max(1);
+    let mut seen = vec![false; marked.len()];
+    let mut groups = Vec::new();
+    for start in 0..marked.len() {
+        if !marked[start] || seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        let (mut group, mut stack) = (vec![start], vec![start]);
+        while let Some(i) = stack.pop() {
+            let (x, y) = ((i % w) as i64, (i / w) as i64);
+            for (dx, dy) in (-1..=1).flat_map(|dy| (-1..=1).map(move |dx| (dx, dy))) {
+                let (nx, ny) = (x + dx, y + dy);
+                if nx < 0 || ny < 0 || nx >= w as i64 || ny >= h as i64 {
+                    continue;
+                }
+                let j = ny as usize * w + nx as usize;
+                if marked[j] && !seen[j] {
+                    seen[j] = true;
+                    group.push(j);
+                    stack.push(j);
+                }
+            }
+        }
+        groups.push(group);
+    }
+    groups
+}
+
+/// One step of dilation (`grow`) or erosion of `marked` in a `w`-wide raster, over the
+/// pixel and its 4 neighbours; outside the raster counts as unmarked.
+pub fn morph4(marked: &[bool], w: usize, grow: bool) -> Vec<bool> {
+    let h = marked.len() / w.max(1);
+    let at = |x: i64, y: i64| {
+        x >= 0 && y >= 0 && x < w as i64 && y < h as i64 && marked[y as usize * w + x as usize]
+    };
+    (0..marked.len())
+        .map(|i| {
+            let (x, y) = ((i % w) as i64, (i / w) as i64);
+            let n = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)].map(|(dx, dy)| at(x + dx, y + dy));
+            if grow {
+                n.iter().any(|&b| b)
+            } else {
+                n.iter().all(|&b| b)
+            }
+        })
+        .collect()
+}
+
 /// A boolean drawing surface; lengths in the drawing functions are at 256 px and scaled.
 struct Canvas {
     w: u32,
@@ -181,14 +232,6 @@ impl Canvas {
         if x >= 0 && y >= 0 && x < self.w as i64 && y < self.h as i64 {
             self.px[(y as u32 * self.w + x as u32) as usize] = true;
         }
-    }
-
-    fn get(&self, x: i64, y: i64) -> bool {
-        x >= 0
-            && y >= 0
-            && x < self.w as i64
-            && y < self.h as i64
-            && self.px[(y as u32 * self.w + x as u32) as usize]
     }
 
     fn rand_point(&self, rng: &mut SeededRng) -> (f32, f32) {
@@ -278,37 +321,15 @@ impl Canvas {
         }
     }
 
-    /// One step of dilation (`grow`) or erosion, 4-neighbourhood.
+    /// One step of dilation (`grow`) or erosion; an erosion that would empty the mask
+    /// leaves a disc in the middle instead.
     fn morph(&mut self, grow: bool) {
-        let old = Canvas {
-            px: self.px.clone(),
-            ..*self
-        };
-        for y in 0..self.h as i64 {
-            for x in 0..self.w as i64 {
-                let n = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
-                    .map(|(dx, dy)| old.get(x + dx, y + dy));
-                let v = if grow {
-                    n.iter().any(|&b| b)
-                } else {
-                    n.iter().all(|&b| b)
-                };
-                self.px[(y as u32 * self.w + x as u32) as usize] = v;
-            }
-        }
+        let next = morph4(&self.px, self.w as usize, grow);
+        let old = std::mem::replace(&mut self.px, next);
         if !grow && self.fraction() == 0.0 {
-            self.px = old.px;
+            self.px = old;
             let (w, h) = (self.w as f32, self.h as f32);
             self.disc(w / 2.0, h / 2.0, w.min(h) / 4.0);
-        }
-    }
-}
-
-impl Clone for Canvas {
-    fn clone(&self) -> Self {
-        Self {
-            px: self.px.clone(),
-            ..*self
         }
     }
 }

@@ -17,7 +17,8 @@
 
 use image::{GrayImage, Luma, RgbImage};
 
-use crate::data::masks::HOLE;
+use super::color::yuv_planes;
+use crate::data::masks::{HOLE, connected_groups, morph4};
 
 #[derive(Clone, Copy, Debug)]
 pub struct CrackDetector {
@@ -67,12 +68,8 @@ fn rank_filter(v: &[f32], w: usize, h: usize, r: usize, max: bool) -> Vec<f32> {
 impl CrackDetector {
     pub fn detect(&self, img: &RgbImage) -> GrayImage {
         let (w, h) = (img.width() as usize, img.height() as usize);
-        let luma: Vec<f32> = img
-            .pixels()
-            .map(|p| {
-                (0.299 * p.0[0] as f32 + 0.587 * p.0[1] as f32 + 0.114 * p.0[2] as f32) / 255.0
-            })
-            .collect();
+        // Luminance (BT.601 Y) in [0, 1].
+        let [luma, _, _] = yuv_planes(img);
         let r = self.width.max(1);
         let closing = rank_filter(&rank_filter(&luma, w, h, r, true), w, h, r, false);
         let mut marked: Vec<bool> = closing
@@ -86,22 +83,8 @@ impl CrackDetector {
                 *m |= l - o > self.threshold;
             }
         }
-        drop_small_groups(&mut marked, w, h, self.min_area);
-        let grown: Vec<bool> = (0..w * h)
-            .map(|i| {
-                let (x, y) = ((i % w) as i64, (i / w) as i64);
-                [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
-                    .iter()
-                    .any(|(dx, dy)| {
-                        let (nx, ny) = (x + dx, y + dy);
-                        nx >= 0
-                            && ny >= 0
-                            && nx < w as i64
-                            && ny < h as i64
-                            && marked[ny as usize * w + nx as usize]
-                    })
-            })
-            .collect();
+        drop_small_groups(&mut marked, w, self.min_area);
+        let grown = morph4(&marked, w, true);
         GrayImage::from_fn(w as u32, h as u32, |x, y| {
             Luma([if grown[y as usize * w + x as usize] {
                 HOLE
@@ -113,33 +96,8 @@ impl CrackDetector {
 }
 
 /// Unmark 8-connected groups smaller than `min_area`.
-fn drop_small_groups(marked: &mut [bool], w: usize, h: usize, min_area: usize) {
-    let mut seen = vec![false; marked.len()];
-    let mut stack = Vec::new();
-    for start in 0..marked.len() {
-        if !marked[start] || seen[start] {
-            continue;
-        }
-        let mut group = vec![start];
-        seen[start] = true;
-        stack.push(start);
-        while let Some(i) = stack.pop() {
-            let (x, y) = ((i % w) as i64, (i / w) as i64);
-            for dy in -1..=1 {
-                for dx in -1..=1 {
-                    let (nx, ny) = (x + dx, y + dy);
-                    if nx < 0 || ny < 0 || nx >= w as i64 || ny >= h as i64 {
-                        continue;
-                    }
-                    let j = ny as usize * w + nx as usize;
-                    if marked[j] && !seen[j] {
-                        seen[j] = true;
-                        group.push(j);
-                        stack.push(j);
-                    }
-                }
-            }
-        }
+fn drop_small_groups(marked: &mut [bool], w: usize, min_area: usize) {
+    for group in connected_groups(marked, w) {
         if group.len() < min_area {
             for i in group {
                 marked[i] = false;

@@ -3,7 +3,7 @@
 //! critic, SN-PatchGAN (spectrally normalised 5×5 stride-2 convolutions whose every output
 //! is a real/fake score for one patch, trained with the hinge loss).
 //!
-//! The generator starts from the classical diffusion fill (`imaging::fill`): it sees the
+//! The generator starts from the classical diffusion fill (`data::inpaint::prefill`): it sees the
 //! image with its holes filled smoothly, the mask and a channel of ones (so zero padding
 //! at the border differs from a hole), and each stage adds a correction to its input. The
 //! smooth fill already carries the right colours into a crack, so training spends its
@@ -27,10 +27,10 @@ use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
 use super::model_file::{ModelMeta, load_into, open_model, save_model};
+use crate::data::inpaint::generator_input;
 use crate::data::masks::{MaskKind, is_hole};
 use crate::error::{AtelierError, Result};
-use crate::imaging::fill::diffusion_fill;
-use crate::imaging::tensor::{Range, push_chw, tensor_to_images};
+use crate::imaging::tensor::{Range, tensor_to_images};
 use crate::nn::gated::{GatedConv2d, GatedConv2dConfig};
 use crate::nn::{SnConv2d, SnConv2dConfig};
 
@@ -191,7 +191,7 @@ pub fn composite(image: Tensor<4>, fill: Tensor<4>, mask: Tensor<4>) -> Tensor<4
 
 impl InpaintGenerator {
     /// `prefilled` [N, 3, H, W] in [-1, 1]: the image with its holes filled by diffusion
-    /// ([`prefill`]); `mask` [N, 1, H, W] with 1 at holes; H and W multiples of
+    /// (`data::inpaint::prefill`); `mask` [N, 1, H, W] with 1 at holes; H and W multiples of
     /// [`SIDE_MULTIPLE`].
     pub fn forward(&self, prefilled: Tensor<4>, mask: Tensor<4>) -> Fill {
         let coarse = corrected(prefilled.clone(), &self.coarse, mask.clone());
@@ -229,11 +229,6 @@ pub fn show_holes(img: &RgbImage, mask: &GrayImage) -> RgbImage {
     out
 }
 
-/// What the generator starts from: the holes filled by diffusion.
-pub fn prefill(image: &RgbImage, mask: &GrayImage) -> RgbImage {
-    diffusion_fill(image, mask)
-}
-
 /// Fill equally sized (image, mask) pairs in one batch, sides multiples of
 /// [`SIDE_MULTIPLE`]: each image with its holes filled, the rest untouched.
 pub fn inpaint_batch(
@@ -245,15 +240,7 @@ pub fn inpaint_batch(
         return vec![];
     };
     let (w, h) = (first.width() as usize, first.height() as usize);
-    let mut pixels = Vec::with_capacity(pairs.len() * 3 * w * h);
-    let mut masks = Vec::with_capacity(pairs.len() * w * h);
-    for (img, mask) in pairs {
-        push_chw(&prefill(img, mask), Range::Signed, &mut pixels);
-        masks.extend(
-            mask.pixels()
-                .map(|p| if is_hole(p.0[0]) { 1.0f32 } else { 0.0 }),
-        );
-    }
+    let (pixels, masks) = generator_input(pairs);
     let n = pairs.len();
     let x = Tensor::<4>::from_data(TensorData::new(pixels, [n, 3, h, w]), device);
     let m = Tensor::<4>::from_data(TensorData::new(masks, [n, 1, h, w]), device);

@@ -143,27 +143,20 @@ pub fn inpaint_scores(opts: &InpaintEvalOptions, device: &Device) -> anyhow::Res
                 kind.generate(opts.size, opts.size, &mut rng)
             })
             .collect();
-        let mut by_method: Vec<(&'static str, Vec<RgbImage>)> = vec![
-            (
-                "damaged",
-                originals
-                    .iter()
-                    .zip(&masks)
-                    .map(|(o, m)| show_holes(o, m))
-                    .collect(),
-            ),
-            ("classic", Vec::new()),
-            ("gan", Vec::new()),
-        ];
-        for (o, m) in originals.iter().zip(&masks) {
-            let damaged = show_holes(o, m);
-            by_method[1]
-                .1
-                .push(inpaint(&damaged, m, None, &fill_opts, device)?);
-            by_method[2]
-                .1
-                .push(inpaint(&damaged, m, Some(&model), &fill_opts, device)?);
-        }
+        let damaged: Vec<RgbImage> = originals
+            .iter()
+            .zip(&masks)
+            .map(|(o, m)| show_holes(o, m))
+            .collect();
+        let fill_all = |model: Option<&LoadedInpainter>| {
+            damaged
+                .iter()
+                .zip(&masks)
+                .map(|(d, m)| inpaint(d, m, model, &fill_opts, device))
+                .collect::<crate::error::Result<Vec<_>>>()
+        };
+        let (classic, gan) = (fill_all(None)?, fill_all(Some(&model))?);
+        let by_method = [("damaged", damaged), ("classic", classic), ("gan", gan)];
         for (method, outs) in &by_method {
             let pairs: Vec<(RgbImage, RgbImage)> = originals
                 .iter()

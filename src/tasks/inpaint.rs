@@ -12,7 +12,7 @@ use burn::prelude::*;
 use image::{GrayImage, Luma, RgbImage, imageops::FilterType};
 use serde::{Deserialize, Serialize};
 
-use crate::data::masks::{HOLE, is_hole};
+use crate::data::masks::{HOLE, connected_groups, is_hole};
 use crate::error::{AtelierError, Result};
 use crate::imaging::fill::{diffusion_fill, feather_seams};
 use crate::models::inpaint::{LoadedInpainter, SIDE_MULTIPLE, inpaint_batch, paste_holes};
@@ -140,48 +140,21 @@ impl Window {
 
 /// Bounding boxes of the 8-connected groups of holes.
 fn hole_groups(mask: &GrayImage) -> Vec<Window> {
-    let (w, h) = (mask.width() as usize, mask.height() as usize);
-    let hole = |i: usize| is_hole(mask.as_raw()[i]);
-    let mut seen = vec![false; w * h];
-    let mut boxes = Vec::new();
-    let mut stack = Vec::new();
-    for start in 0..w * h {
-        if !hole(start) || seen[start] {
-            continue;
-        }
-        seen[start] = true;
-        stack.push(start);
-        let mut b = Window {
-            x0: u32::MAX,
-            y0: u32::MAX,
-            x1: 0,
-            y1: 0,
-        };
-        while let Some(i) = stack.pop() {
-            let (x, y) = (i % w, i / w);
-            b = b.union(&Window {
-                x0: x as u32,
-                y0: y as u32,
-                x1: x as u32 + 1,
-                y1: y as u32 + 1,
-            });
-            for dy in -1i64..=1 {
-                for dx in -1i64..=1 {
-                    let (nx, ny) = (x as i64 + dx, y as i64 + dy);
-                    if nx < 0 || ny < 0 || nx >= w as i64 || ny >= h as i64 {
-                        continue;
-                    }
-                    let j = ny as usize * w + nx as usize;
-                    if hole(j) && !seen[j] {
-                        seen[j] = true;
-                        stack.push(j);
-                    }
-                }
+    let w = mask.width() as usize;
+    let holes: Vec<bool> = mask.pixels().map(|p| is_hole(p.0[0])).collect();
+    connected_groups(&holes, w)
+        .into_iter()
+        .map(|group| {
+            let xs = group.iter().map(|&i| (i % w) as u32);
+            let ys = group.iter().map(|&i| (i / w) as u32);
+            Window {
+                x0: xs.clone().min().expect("non-empty group"),
+                x1: xs.max().expect("non-empty group") + 1,
+                y0: ys.clone().min().expect("non-empty group"),
+                y1: ys.max().expect("non-empty group") + 1,
             }
-        }
-        boxes.push(b);
-    }
-    boxes
+        })
+        .collect()
 }
 
 /// The windows to fill in: each group of holes with context around it (half its extent,
@@ -232,8 +205,7 @@ pub fn windows(mask: &GrayImage, min_side: u32) -> Vec<Window> {
 
 /// The network's input size for a window: scaled down to fit `max_side`, rounded to the
 /// multiple the network needs.
-fn network_size(win: &Window, max_side: u32) -> (u32, u32) {
-    let (w, h) = (win.width(), win.height());
+fn network_size((w, h): (u32, u32), max_side: u32) -> (u32, u32) {
     let scale = (max_side as f64 / w.max(h) as f64).min(1.0);
     let round = |v: u32| {
         let m = SIDE_MULTIPLE as u32;
@@ -251,13 +223,7 @@ fn fill_window(
     feather: u32,
     device: &Device,
 ) -> RgbImage {
-    let win = Window {
-        x0: 0,
-        y0: 0,
-        x1: crop.width(),
-        y1: crop.height(),
-    };
-    let (nw, nh) = network_size(&win, max_side);
+    let (nw, nh) = network_size(crop.dimensions(), max_side);
     let same = (nw, nh) == crop.dimensions();
     let (small, small_mask) = if same {
         (crop.clone(), mask.clone())
