@@ -65,6 +65,10 @@ pub enum AtelierError {
 
     #[error("device: {0}")]
     Device(String),
+
+    /// The person who started the work stopped it (the studio's cancel button).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 pub type Result<T, E = AtelierError> = std::result::Result<T, E>;

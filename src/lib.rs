@@ -16,6 +16,7 @@ pub mod models;
 pub mod nn;
 pub mod optim;
 pub mod recipes;
+pub mod studio;
 pub mod tasks;
 pub mod train;
 pub mod util;

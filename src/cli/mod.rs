@@ -3,6 +3,7 @@
 pub mod eval;
 pub mod generate;
 pub mod inpaint;
+pub mod serve;
 pub mod stylize;
 pub mod texture;
 pub mod train;
@@ -64,6 +65,8 @@ pub enum Command {
     /// Stylise a video (MP4, frame folder or pattern) with any stylizer or translation
     /// model, steady from frame to frame.
     Video(video::VideoArgs),
+    /// Atelier Studio: a web page and JSON API for every task (open the address it prints).
+    Serve(serve::ServeArgs),
     /// Evaluate: FID and KID (InceptionV3), SSIM/PSNR/L1 of pairs, style-transfer scores.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
@@ -124,6 +127,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Video(a) => video::run(a, cli.device),
         Command::Inpaint(a) => inpaint::run(a, cli.device),
         Command::Masks(a) => inpaint::run_masks(a),
+        Command::Serve(a) => serve::run(a, cli.max_pixels, cli.device),
         Command::Eval(e) => eval::run(e, cli.device),
     }
 }

@@ -190,12 +190,27 @@ impl StyleArgs {
 
 pub fn run(a: StylizeArgs, device: DeviceChoice) -> anyhow::Result<()> {
     check_image_output(&a.output)?;
-    let (method, blend) = a.styling.method_and_blend()?;
-    match method {
-        StyleMethod::Fast => run_fast(a, blend, device),
-        StyleMethod::Adain => run_adain(a, blend, device),
-        StyleMethod::Optimize => run_optimize(a, blend, device),
+    let (method, _) = a.styling.method_and_blend()?;
+    let content = load_rgb(&a.content, &LoadOptions::default()).context("content image")?;
+    let device = select(device)?;
+    let t = std::time::Instant::now();
+    if method != StyleMethod::Optimize {
+        let out = a
+            .styling
+            .paint(&content, a.size, &device, &mut |_, _| Ok(()))?;
+        return save_timed(&out, &a.output, t);
     }
+    let (bar, mut observe) = observer(a.styling.optim.save_every, &a.output, 0);
+    let out = a
+        .styling
+        .paint(&content, a.size, &device, &mut |total, p| {
+            bar.set_length(total);
+            observe(p)
+        })?;
+    bar.finish();
+    save_image(&out, &a.output)?;
+    super::status(format_args!("wrote {}", a.output.display()));
+    Ok(())
 }
 
 /// What a failed model load says: the file given with --model, or that the built-in one is
@@ -253,15 +268,6 @@ fn fast_model(
         }
     }
     Ok((model, a.style.clone()))
-}
-
-/// The content photo, its long side resized to --size when given.
-fn load_content(a: &StylizeArgs) -> anyhow::Result<image::RgbImage> {
-    let content = load_rgb(&a.content, &LoadOptions::default()).context("content image")?;
-    Ok(match a.size {
-        Some(long) => resize_long_side(&content, long),
-        None => content,
-    })
 }
 
 /// Save a one-pass result and say where, its size and how long it took.
@@ -379,13 +385,53 @@ pub struct OptimizeSetup {
     pub opts: StylizeOptions,
 }
 
-fn run_fast(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::Result<()> {
-    let device = select(device)?;
-    let (model, opts) = a.styling.fast(blend, &device)?;
-    let content = load_content(&a)?;
-    let t = std::time::Instant::now();
-    let out = stylize_fast(&model, &content, &opts, &device)?;
-    save_timed(&out, &a.output, t)
+/// Told the total number of iterations and each iteration's progress (optimisation only).
+pub type PaintObserver<'a> = dyn FnMut(u64, &Progress) -> crate::Result<()> + 'a;
+
+impl StyleArgs {
+    /// Paint `content` by the chosen method. `size` is the output's long side: fast and
+    /// AdaIN resize the photo to it when given; optimisation works at it (default 512).
+    /// `observe` hears every optimisation iteration (its error stops the work). `stylize`
+    /// and the studio both paint through here.
+    pub fn paint(
+        &self,
+        content: &image::RgbImage,
+        size: Option<u32>,
+        device: &burn::prelude::Device,
+        observe: &mut PaintObserver,
+    ) -> anyhow::Result<image::RgbImage> {
+        let (method, blend) = self.method_and_blend()?;
+        let resized = || match size {
+            Some(long) => resize_long_side(content, long),
+            None => content.clone(),
+        };
+        Ok(match method {
+            StyleMethod::Fast => {
+                let (model, opts) = self.fast(blend, device)?;
+                stylize_fast(&model, &resized(), &opts, device)?
+            }
+            StyleMethod::Adain => {
+                let (loaded, vgg, opts) = self.adain(&blend, device)?;
+                let model = loaded.with(&vgg)?;
+                stylize_adain(&model, &resized(), &opts, device)?
+            }
+            StyleMethod::Optimize => {
+                let setup = self.optimize(&blend, size.unwrap_or(512), device)?;
+                let opts = &setup.opts;
+                let total = (0..opts.scales)
+                    .map(|k| opts.optimize.iters_at(k) as u64)
+                    .sum();
+                stylize(
+                    &setup.vgg,
+                    &setup.layers,
+                    content,
+                    &setup.styles,
+                    opts,
+                    &mut |p: &Progress| observe(total, p),
+                )?
+            }
+        })
+    }
 }
 
 /// The painting images of --style with their blend weights (AdaIN and optimisation).
@@ -420,39 +466,6 @@ fn load_mask(path: &Path) -> anyhow::Result<image::GrayImage> {
         );
     }
     Ok(image::DynamicImage::ImageRgb8(rgb).to_luma8())
-}
-
-fn run_adain(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::Result<()> {
-    let device = select(device)?;
-    let (loaded, vgg, opts) = a.styling.adain(&blend, &device)?;
-    let model = loaded.with(&vgg)?;
-    let content = load_content(&a)?;
-    let t = std::time::Instant::now();
-    let out = stylize_adain(&model, &content, &opts, &device)?;
-    save_timed(&out, &a.output, t)
-}
-
-fn run_optimize(a: StylizeArgs, blend: Vec<f32>, device: DeviceChoice) -> anyhow::Result<()> {
-    let content = load_rgb(&a.content, &LoadOptions::default()).context("content image")?;
-    let device = select(device)?;
-    let setup = a.styling.optimize(&blend, a.size.unwrap_or(512), &device)?;
-    let opts = &setup.opts;
-    let total = (0..opts.scales)
-        .map(|k| opts.optimize.iters_at(k) as u64)
-        .sum();
-    let (bar, mut observe) = observer(a.styling.optim.save_every, &a.output, total);
-    let out = stylize(
-        &setup.vgg,
-        &setup.layers,
-        &content,
-        &setup.styles,
-        opts,
-        &mut observe,
-    )?;
-    bar.finish();
-    save_image(&out, &a.output)?;
-    super::status(format_args!("wrote {}", a.output.display()));
-    Ok(())
 }
 
 #[derive(Args, Debug)]

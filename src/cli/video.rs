@@ -13,7 +13,7 @@ use crate::models::model_file::model_kind;
 use crate::models::translator::{LoadedTranslator, TRANSLATOR_KIND};
 use crate::tasks::translate::Tiling;
 use crate::tasks::video::{
-    AdainFrames, FastFrames, FrameStylizer, OptimizeFrames, TranslateFrames, VideoOptions,
+    AdainFrames, FastFrames, OptimizeFrames, TranslateFrames, VideoOptions, VideoReport,
     history_for, stylize_video,
 };
 use crate::video::consistency::Consistency;
@@ -85,8 +85,48 @@ fn is_translator(p: Option<&Path>) -> bool {
 }
 
 pub fn run(a: VideoArgs, device: DeviceChoice) -> anyhow::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while the first is being handled ends the process at once.
+        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())?;
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    let bar = crate::util::progress::frames_bar();
+    let t = std::time::Instant::now();
+    let r = stylize_with(&a, select(device)?, &stop, &bar)?;
+    bar.finish_and_clear();
+    let secs = t.elapsed().as_secs_f64();
+    super::status(format_args!(
+        "wrote {} ({} frames, {}x{} at {:.3} fps; {} stylised in {:.1} s, {:.2} frames/s)",
+        a.output.display(),
+        r.frames,
+        r.width,
+        r.height,
+        r.fps,
+        r.stylized,
+        secs,
+        r.stylized as f64 / secs.max(1e-9)
+    ));
+    if r.interrupted {
+        super::status(format_args!(
+            "interrupted: the output holds the {} frames done; run the same command with \
+             --resume to continue",
+            r.frames
+        ));
+    }
+    Ok(())
+}
+
+/// Stylise the clip `a` describes with the stylizer its flags choose; `stop` ends it after
+/// the current frame (a playable file of the frames done), `bar` counts frames. The CLI and
+/// the studio both run videos through here.
+pub fn stylize_with(
+    a: &VideoArgs,
+    device: burn::prelude::Device,
+    stop: &AtomicBool,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<VideoReport> {
     let consistency = a.consistency()?;
-    let device = select(device)?;
     let opts = VideoOptions {
         input: a.input.clone(),
         output: a.output.clone(),
@@ -124,26 +164,25 @@ pub fn run(a: VideoArgs, device: DeviceChoice) -> anyhow::Result<()> {
             history,
             device,
         };
-        return run_frames(&opts, &mut frames);
+        return Ok(stylize_video(&opts, &mut frames, stop, bar)?);
     }
     let (method, blend) = s.method_and_blend()?;
     match method {
         StyleMethod::Fast => {
             let (model, mut fast) = s.fast(blend, &device)?;
             fast.history = history;
-            run_frames(
-                &opts,
-                &mut FastFrames {
-                    model,
-                    opts: fast,
-                    device,
-                },
-            )
+            let mut frames = FastFrames {
+                model,
+                opts: fast,
+                device,
+            };
+            Ok(stylize_video(&opts, &mut frames, stop, bar)?)
         }
         StyleMethod::Adain => {
             let (loaded, vgg, adain) = s.adain(&blend, &device)?;
             let model = loaded.with(&vgg)?;
-            run_frames(&opts, &mut AdainFrames::new(model, adain, history, device))
+            let mut frames = AdainFrames::new(model, adain, history, device);
+            Ok(stylize_video(&opts, &mut frames, stop, bar)?)
         }
         StyleMethod::Optimize => {
             // The frames' long side: --size, else the input's own (read from its first frame).
@@ -163,41 +202,7 @@ pub fn run(a: VideoArgs, device: DeviceChoice) -> anyhow::Result<()> {
                 warm_start: !a.no_warm_start && !a.no_consistency,
                 last: None,
             };
-            run_frames(&opts, &mut frames)
+            Ok(stylize_video(&opts, &mut frames, stop, bar)?)
         }
     }
-}
-
-/// The stream with a frame progress bar and Ctrl-C wired to a clean stop.
-fn run_frames(opts: &VideoOptions, stylizer: &mut dyn FrameStylizer) -> anyhow::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal while the first is being handled ends the process at once.
-        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())?;
-        signal_hook::flag::register(sig, stop.clone())?;
-    }
-    let bar = crate::util::progress::frames_bar();
-    let t = std::time::Instant::now();
-    let r = stylize_video(opts, stylizer, &stop, &bar)?;
-    bar.finish_and_clear();
-    let secs = t.elapsed().as_secs_f64();
-    super::status(format_args!(
-        "wrote {} ({} frames, {}x{} at {:.3} fps; {} stylised in {:.1} s, {:.2} frames/s)",
-        opts.output.display(),
-        r.frames,
-        r.width,
-        r.height,
-        r.fps,
-        r.stylized,
-        secs,
-        r.stylized as f64 / secs.max(1e-9)
-    ));
-    if r.interrupted {
-        super::status(format_args!(
-            "interrupted: the output holds the {} frames done; run the same command with \
-             --resume to continue",
-            r.frames
-        ));
-    }
-    Ok(())
 }

@@ -38,6 +38,45 @@ impl LoadedGenerator {
         self.render(z, labels)
     }
 
+    /// "More like this": image `index` of `generate(_, class, seed, truncation)` first, then
+    /// `n - 1` neighbours of it: its latent plus `spread` times fresh noise (stream `vseed`),
+    /// rescaled to the original's norm so they stay as typical of the prior as it was.
+    #[allow(clippy::too_many_arguments)]
+    pub fn variations(
+        &self,
+        n: usize,
+        index: usize,
+        class: Option<usize>,
+        seed: u64,
+        truncation: Option<f32>,
+        spread: f32,
+        vseed: u64,
+    ) -> Vec<RgbImage> {
+        let zd = self.config.z_dim;
+        // Draws are sequential, so the first (index + 1) latents of a larger grid are these.
+        let mut rng = SeededRng::new(seed);
+        let all = match truncation {
+            Some(t) => rng.truncated_normal_vec((index + 1) * zd, t),
+            None => rng.normal_vec((index + 1) * zd),
+        };
+        let base = &all[index * zd..];
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        let base_norm = norm(base);
+        let mut noise = SeededRng::derived(vseed, &[seed, index as u64]);
+        let mut z = base.to_vec();
+        for _ in 1..n {
+            let v: Vec<f32> = base
+                .iter()
+                .zip(noise.normal_vec(zd))
+                .map(|(b, e)| b + spread * e)
+                .collect();
+            let k = base_norm / norm(&v);
+            z.extend(v.iter().map(|x| x * k));
+        }
+        let label = labels_for(index + 1, self.config.n_classes, class).map(|l| l[index]);
+        self.render(z, label.map(|l| vec![l; n]))
+    }
+
     /// `frames` images along the great circle between two random latents (slerp keeps
     /// the latent norm typical of the prior, unlike a straight line).
     pub fn interpolate(&self, frames: usize, class: Option<usize>, seed: u64) -> Vec<RgbImage> {
@@ -87,6 +126,37 @@ mod tests {
         assert!((m[0] - 0.70710677).abs() < 1e-5 && (m[1] - 0.70710677).abs() < 1e-5);
         let e = slerp(&a, &b, 1.0);
         assert!((e[1] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn variations_start_from_the_grid_image_and_stay_near_it() {
+        let device = burn::prelude::Device::flex();
+        let config = crate::models::dcgan::DcganGeneratorConfig::new(32).with_n_classes(3);
+        let g = LoadedGenerator {
+            g: config.init(&device),
+            config: config.clone(),
+            classes: vec!["a".into(), "b".into(), "c".into()],
+            trained_with: None,
+            device,
+        };
+        let grid = g.generate(6, None, 5, None);
+        let near = g.variations(4, 4, None, 5, None, 0.3, 1);
+        let far = g.variations(4, 4, None, 5, None, 3.0, 1);
+        assert_eq!(near.len(), 4);
+        assert_eq!(
+            near[0], grid[4],
+            "the first variation is the clicked image itself"
+        );
+        let diff = |a: &RgbImage, b: &RgbImage| {
+            a.as_raw()
+                .iter()
+                .zip(b.as_raw())
+                .map(|(x, y)| (*x as f64 - *y as f64).abs())
+                .sum::<f64>()
+        };
+        assert!(diff(&near[1], &near[0]) > 0.0);
+        assert!(diff(&near[1], &near[0]) < diff(&far[1], &far[0]));
+        assert_eq!(g.variations(4, 4, None, 5, None, 0.3, 1), near, "seeded");
     }
 
     #[test]
