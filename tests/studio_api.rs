@@ -402,6 +402,15 @@ fn bad_input_gets_a_clear_4xx_never_a_500() {
     let after = c.submit(json!({"task": "generate", "n": 1}));
     c.wait_for(&after, "done", LONG);
 
+    // Another site's page cannot queue jobs (the browser's Origin header gives it away).
+    let raw = raw_request(
+        &c.base,
+        "POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://attacker.example\r\n\
+         Content-Type: text/plain\r\nContent-Length: 19\r\nConnection: close\r\n\r\n\
+         {\"task\":\"generate\"}",
+    );
+    assert!(raw.starts_with("HTTP/1.1 403"), "{raw}");
+
     // Requests from another site's name are refused without a token (DNS rebinding).
     let raw = raw_request(
         &c.base,

@@ -25,23 +25,21 @@ use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::{Browser, LaunchOptions, Tab};
 use studio::{Client, photo, start};
 
-/// The system's Chromium: `$ATELIER_CHROMIUM`, else the usual Debian and Chrome paths.
+/// The system's Chromium: `$ATELIER_CHROMIUM` when set (only it), else the usual Debian and
+/// Chrome paths.
 fn chromium() -> Option<PathBuf> {
-    let candidates = std::env::var_os("ATELIER_CHROMIUM")
+    let candidates: Vec<PathBuf> = match std::env::var_os("ATELIER_CHROMIUM") {
+        Some(p) => vec![PathBuf::from(p)],
+        None => [
+            "/usr/bin/chromium",
+            "/usr/bin/chromium-browser",
+            "/usr/bin/google-chrome",
+        ]
         .map(PathBuf::from)
-        .into_iter()
-        .chain(
-            [
-                "/usr/bin/chromium",
-                "/usr/bin/chromium-browser",
-                "/usr/bin/google-chrome",
-            ]
-            .map(PathBuf::from),
-        );
-    for c in candidates {
-        if c.is_file() {
-            return Some(c);
-        }
+        .to_vec(),
+    };
+    if let Some(found) = candidates.into_iter().find(|c| c.is_file()) {
+        return Some(found);
     }
     if std::env::var_os("CI").is_some() {
         panic!("CI is set but no Chromium was found (.ci/run installs Debian's chromium)");

@@ -313,9 +313,37 @@ fn local_host(headers: &HeaderMap) -> bool {
     matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]")
 }
 
+/// Whether a request that changes something comes from another site's page: browsers send
+/// `Origin` with such requests, and it must name the host the request went to (a page
+/// elsewhere could otherwise queue jobs with a plain form post, cookie and all).
+fn cross_site(req: &Request) -> bool {
+    if matches!(
+        req.method(),
+        &axum::http::Method::GET | &axum::http::Method::HEAD
+    ) {
+        return false;
+    }
+    let headers = req.headers();
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return false;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    origin != format!("http://{host}") && origin != format!("https://{host}")
+}
+
 /// Every request: the token when one is set (and a cookie so the page's images and event
-/// stream carry it), else a local Host header.
+/// stream carry it), else a local Host header; and no changes from another site's page.
 async fn guard(State(studio): Shared, req: Request, next: Next) -> Response {
+    if cross_site(&req) {
+        return ApiError(
+            StatusCode::FORBIDDEN,
+            "requests from another site's page are refused".into(),
+        )
+        .into_response();
+    }
     let Some(token) = &studio.opts.token else {
         if !local_host(req.headers()) {
             return ApiError(

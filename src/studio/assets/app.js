@@ -129,6 +129,7 @@ function show(tab, id) {
 function settingsText(spec) {
   const s = { ...spec };
   delete s.task;
+  if (s.mode !== "variations") { delete s.index; delete s.spread; }
   const styles = (s.styles || []).map((r) => r.builtin || "my painting").join(" + ");
   const parts = [];
   if (styles) parts.push(styles);
