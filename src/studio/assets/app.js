@@ -540,7 +540,16 @@ async function start() {
   $("#version").textContent = c.version;
   buildStyleGallery();
   for (const s of c.styles) $("#video-style").append(el("option", { value: s.name }, s.name.replace(/-/g, " ")));
-  for (const t of c.translators) $("#translate-model").append(el("option", { value: t.name }, `${t.task} (${t.name})`));
+  // Photo models first: a photo is what most people bring.
+  const translators = [...c.translators].sort((a, b) => b.name.startsWith("photo") - a.name.startsWith("photo"));
+  for (const t of translators) $("#translate-model").append(el("option", { value: t.name }, t.name.replace(/-/g, " ")));
+  const explain = () => {
+    const t = c.translators.find((m) => m.name === $("#translate-model").value);
+    $("#translate-hint").textContent = !t ? "" : `${t.task}, trained at ${t.size} px. ` +
+      (t.task.includes("edges") ? "It expects a line drawing: dark lines on white." : "Give it a photo.");
+  };
+  $("#translate-model").addEventListener("change", explain);
+  explain();
   if (c.generator) for (const k of c.generator.classes) $("#generate-class").append(el("option", { value: k }, k.replace(/-/g, " ")));
   if (!c.adain) $("#stylize-method option[value=adain]").remove();
   if (!c.inpainter) $("#restore-method option[value=gan]").remove();
