@@ -100,6 +100,20 @@ fn every_task_runs_and_every_endpoint_answers() {
         image::load_from_memory(&first_variation).unwrap().to_rgb8(),
         "more like this starts from the clicked face"
     );
+    // Walking on from variation 1 starts from exactly that face.
+    let walk = c.submit(
+        json!({"task": "generate", "mode": "variations", "n": 2, "seed": 3,
+        "index": 2, "class": "female-noble", "picks": [1]}),
+    );
+    c.wait_for(&walk, "done", LONG);
+    assert_eq!(
+        image::load_from_memory(&c.get(&format!("/api/jobs/{like}/files/001.png")).body)
+            .unwrap()
+            .to_rgb8(),
+        image::load_from_memory(&c.get(&format!("/api/jobs/{walk}/files/000.png")).body)
+            .unwrap()
+            .to_rgb8(),
+    );
     let strip = c.submit(json!({"task": "generate", "mode": "interpolate", "n": 5}));
     let strip_img = c.get(&format!(
         "/api/jobs/{}/files/result.png",
@@ -174,7 +188,7 @@ fn every_task_runs_and_every_endpoint_answers() {
 
     // Listing, the per-job event stream (ends after a finished job), delete.
     let all = c.get("/api/jobs").json();
-    assert_eq!(all.as_array().unwrap().len(), 9);
+    assert_eq!(all.as_array().unwrap().len(), 10);
     let ev = c.get(&format!("/api/jobs/{job}/events"));
     assert_eq!(ev.status, 200);
     let text = String::from_utf8_lossy(&ev.body);

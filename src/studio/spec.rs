@@ -125,6 +125,10 @@ pub struct GenerateSpec {
     /// Variations: how far from it (latent noise scale).
     #[serde(default = "half")]
     pub spread: f32,
+    /// Variations: the images picked in earlier rounds of variations ("more like this" on
+    /// a variation), each the centre of the next round.
+    #[serde(default)]
+    pub picks: Vec<u32>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -323,6 +327,10 @@ impl Studio {
                     || "truncation must be a positive number".into(),
                 )?;
                 ensure(g.index < 4096, || "index must be below 4096".into())?;
+                ensure(
+                    g.picks.len() <= 64 && g.picks.iter().all(|p| *p < MAX_GENERATE),
+                    || format!("at most 64 picks, each below {MAX_GENERATE}"),
+                )?;
                 ensure(
                     g.spread.is_finite() && g.spread > 0.0 && g.spread <= 4.0,
                     || "spread must be above 0 and at most 4".into(),
@@ -533,17 +541,18 @@ impl Studio {
         let images = match g.mode {
             GenerateMode::Grid => generator.generate(n, class, g.seed, g.truncation),
             GenerateMode::Interpolate => generator.interpolate(n, class, g.seed),
-            GenerateMode::Variations => generator.variations(
-                n,
-                g.index as usize,
-                class,
-                g.seed,
-                g.truncation,
-                g.spread,
-                ctx.id
-                    .bytes()
-                    .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)),
-            ),
+            GenerateMode::Variations => {
+                let picks: Vec<usize> = g.picks.iter().map(|p| *p as usize).collect();
+                generator.variations(
+                    n,
+                    g.index as usize,
+                    class,
+                    g.seed,
+                    g.truncation,
+                    g.spread,
+                    &picks,
+                )
+            }
         };
         let cols = match g.mode {
             GenerateMode::Grid => square_cols(images.len()),

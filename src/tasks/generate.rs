@@ -39,8 +39,11 @@ impl LoadedGenerator {
     }
 
     /// "More like this": image `index` of `generate(_, class, seed, truncation)` first, then
-    /// `n - 1` neighbours of it: its latent plus `spread` times fresh noise (stream `vseed`),
-    /// rescaled to the original's norm so they stay as typical of the prior as it was.
+    /// `n - 1` neighbours of it (its latent plus `spread` times noise, rescaled to its norm
+    /// so they stay as typical of the prior as it was). `picks` walks on: each entry picks
+    /// one image of the previous round of variations as the next centre, at 0.7 times the
+    /// spread. Neighbour `j` of round `r` has its own seeded noise, so a pick reproduces
+    /// exactly the image that was clicked.
     #[allow(clippy::too_many_arguments)]
     pub fn variations(
         &self,
@@ -50,7 +53,7 @@ impl LoadedGenerator {
         seed: u64,
         truncation: Option<f32>,
         spread: f32,
-        vseed: u64,
+        picks: &[usize],
     ) -> Vec<RgbImage> {
         let zd = self.config.z_dim;
         // Draws are sequential, so the first (index + 1) latents of a larger grid are these.
@@ -59,20 +62,29 @@ impl LoadedGenerator {
             Some(t) => rng.truncated_normal_vec((index + 1) * zd, t),
             None => rng.normal_vec((index + 1) * zd),
         };
-        let base = &all[index * zd..];
-        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-        let base_norm = norm(base);
-        let mut noise = SeededRng::derived(vseed, &[seed, index as u64]);
-        let mut z = base.to_vec();
-        for _ in 1..n {
+        let neighbour = |base: &[f32], spread: f32, round: usize, j: usize| -> Vec<f32> {
+            if j == 0 {
+                return base.to_vec();
+            }
+            let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            let mut noise = SeededRng::derived(seed, &[index as u64, round as u64, j as u64]);
             let v: Vec<f32> = base
                 .iter()
                 .zip(noise.normal_vec(zd))
                 .map(|(b, e)| b + spread * e)
                 .collect();
-            let k = base_norm / norm(&v);
-            z.extend(v.iter().map(|x| x * k));
+            let k = norm(base) / norm(&v);
+            v.iter().map(|x| x * k).collect()
+        };
+        let mut centre = all[index * zd..].to_vec();
+        let mut spread = spread;
+        for (round, &pick) in picks.iter().enumerate() {
+            centre = neighbour(&centre, spread, round, pick);
+            spread *= 0.7;
         }
+        let z = (0..n)
+            .flat_map(|j| neighbour(&centre, spread, picks.len(), j))
+            .collect();
         let label = labels_for(index + 1, self.config.n_classes, class).map(|l| l[index]);
         self.render(z, label.map(|l| vec![l; n]))
     }
@@ -140,8 +152,8 @@ mod tests {
             device,
         };
         let grid = g.generate(6, None, 5, None);
-        let near = g.variations(4, 4, None, 5, None, 0.3, 1);
-        let far = g.variations(4, 4, None, 5, None, 3.0, 1);
+        let near = g.variations(4, 4, None, 5, None, 0.3, &[]);
+        let far = g.variations(4, 4, None, 5, None, 3.0, &[]);
         assert_eq!(near.len(), 4);
         assert_eq!(
             near[0], grid[4],
@@ -156,7 +168,11 @@ mod tests {
         };
         assert!(diff(&near[1], &near[0]) > 0.0);
         assert!(diff(&near[1], &near[0]) < diff(&far[1], &far[0]));
-        assert_eq!(g.variations(4, 4, None, 5, None, 0.3, 1), near, "seeded");
+        assert_eq!(g.variations(4, 4, None, 5, None, 0.3, &[]), near, "seeded");
+        // Walking on from variation 2 starts from exactly that image.
+        let walk = g.variations(3, 4, None, 5, None, 0.3, &[2]);
+        assert_eq!(walk[0], near[2]);
+        assert_ne!(walk[1], near[1]);
     }
 
     #[test]

@@ -129,7 +129,8 @@ function show(tab, id) {
 function settingsText(spec) {
   const s = { ...spec };
   delete s.task;
-  if (s.mode !== "variations") { delete s.index; delete s.spread; }
+  if (s.mode !== "variations") { delete s.index; delete s.spread; delete s.picks; }
+  if (Array.isArray(s.picks) && !s.picks.length) delete s.picks;
   const styles = (s.styles || []).map((r) => r.builtin || "my painting").join(" + ");
   const parts = [];
   if (styles) parts.push(styles);
@@ -402,11 +403,12 @@ $("#generate-dice").addEventListener("click", () => ($("#generate-seed").value =
 function moreLikeThis(job, i) {
   const s = job.spec;
   if (s.mode === "interpolate") return;
-  // A variations result's own faces are already neighbours: go from the clicked one's grid.
-  const base = s.mode === "variations" ? { ...s, n: 8 } : { ...s, mode: "variations", index: i, n: 8 };
-  if (s.mode === "variations") base.spread = Math.max(0.1, (s.spread || 0.5) * 0.7);
+  // On a grid: variations of that face. On variations: walk on from the clicked one.
+  const next = s.mode === "variations"
+    ? { ...s, n: 8, picks: [...(s.picks || []), i] }
+    : { ...s, mode: "variations", index: i, n: 8, picks: [] };
   openTab("generate");
-  submit("generate", base);
+  submit("generate", next);
 }
 
 // ---- translate ---------------------------------------------------------------------------
