@@ -21,7 +21,7 @@ use crate::imaging::io::resize_long_side;
 use crate::imaging::{LoadOptions, load_rgb, save_image};
 use crate::models::inpaint::LoadedInpainter;
 use crate::models::translator::LoadedTranslator;
-use crate::tasks::inpaint::{FillMethod, InpaintOptions, inpaint, prepare_mask, shipped_inpainter};
+use crate::tasks::inpaint::{InpaintOptions, inpaint, prepare_mask, shipped_inpainter};
 use crate::tasks::stylize::ColorMode;
 use crate::tasks::translate::{Tiling, translate_image};
 
@@ -404,9 +404,9 @@ impl Studio {
         Ok(())
     }
 
-    fn load_photo(&self, id: &str) -> anyhow::Result<image::RgbImage> {
+    fn load_image(&self, id: &str) -> anyhow::Result<image::RgbImage> {
         let path = self
-            .upload_path(id, UploadKind::Image, "photo")
+            .upload_path(id, UploadKind::Image, "image")
             .map_err(anyhow::Error::msg)?;
         Ok(load_rgb(
             &path,
@@ -438,7 +438,7 @@ impl Studio {
                 if let Some(i) = s.iterations {
                     styling.optim.iters = i as usize;
                 }
-                let photo = self.load_photo(&s.photo)?;
+                let photo = self.load_image(&s.photo)?;
                 let optimise = styling.method == Some(StyleMethod::Optimize);
                 let size = if optimise {
                     s.size.unwrap_or(512).min(self.opts.max_side)
@@ -478,7 +478,7 @@ impl Studio {
             JobSpec::Translate(t) => {
                 let entry = self.catalog.translator(&t.model).context("no such model")?;
                 let model = LoadedTranslator::load(&entry.path, &self.device)?;
-                let photo = self.load_photo(&t.photo)?;
+                let photo = self.load_image(&t.photo)?;
                 let photo = resize_long_side(&photo, self.long_side(t.size, &photo));
                 ctx.progress(0.1, format!("translating with {}", entry.task));
                 let tiling = Tiling {
@@ -491,8 +491,8 @@ impl Studio {
                 Ok(done(&["result.png"]))
             }
             JobSpec::Inpaint(i) => {
-                let photo = self.load_photo(&i.photo)?;
-                let mask = self.load_photo(&i.mask).context("the mask")?;
+                let photo = self.load_image(&i.photo)?;
+                let mask = self.load_image(&i.mask).context("the mask")?;
                 let mask = image::DynamicImage::ImageRgb8(mask).to_luma8();
                 let prepared = prepare_mask(mask, photo.width(), photo.height())?;
                 let model = match i.method {
@@ -508,14 +508,14 @@ impl Studio {
                 };
                 let out = inpaint(&photo, &prepared.mask, model.as_ref(), &opts, &self.device)?;
                 save_image(&out, &ctx.path("result.png"))?;
-                let fill = match i.method {
-                    FillChoice::Gan => FillMethod::Gan,
-                    FillChoice::Classic => FillMethod::Classic,
-                };
                 let mut notes = prepared.notes;
                 notes.push(format!(
-                    "filled {:.1} % of the image ({fill:?})",
-                    100.0 * crate::data::masks::hole_fraction(&prepared.mask)
+                    "filled {:.1} % of the image ({})",
+                    100.0 * crate::data::masks::hole_fraction(&prepared.mask),
+                    match i.method {
+                        FillChoice::Gan => "the inpainting network",
+                        FillChoice::Classic => "the classic diffusion fill",
+                    }
                 ));
                 Ok(Finished {
                     outputs: vec!["result.png".into()],
