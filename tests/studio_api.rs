@@ -186,9 +186,31 @@ fn every_task_runs_and_every_endpoint_answers() {
     assert_eq!(part.0, 206);
     assert_eq!(part.1, 100);
 
+    // The all-jobs event stream tells a listening page about a new job until it is done.
+    let mut events = std::net::TcpStream::connect(c.base.trim_start_matches("http://")).unwrap();
+    events
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    events
+        .write_all(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let watched = c.submit(json!({"task": "generate", "n": 1}));
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !(seen.contains(&watched) && seen.contains("\"status\":\"done\"")) {
+        let n = events.read(&mut buf).expect("events keep coming");
+        assert!(n > 0, "the event stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(
+        seen.contains("text/event-stream") && seen.contains("event: job"),
+        "{seen}"
+    );
+    drop(events);
+
     // Listing, the per-job event stream (ends after a finished job), delete.
     let all = c.get("/api/jobs").json();
-    assert_eq!(all.as_array().unwrap().len(), 10);
+    assert_eq!(all.as_array().unwrap().len(), 11);
     let ev = c.get(&format!("/api/jobs/{job}/events"));
     assert_eq!(ev.status, 200);
     let text = String::from_utf8_lossy(&ev.body);
