@@ -102,6 +102,18 @@ pub fn init_logging(verbose: u8) {
         .try_init();
 }
 
+/// A flag that Ctrl-C (or SIGTERM) raises, for commands that stop cleanly (`video` finishes
+/// its file, `serve` its jobs). A second signal while the first is handled ends the
+/// process at once.
+pub(crate) fn stop_on_signals() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())?;
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    Ok(stop)
+}
+
 /// Sizes the global thread pool that burn's CPU backend (and our own parallel loops) use.
 /// Must run before any tensor work; rayon otherwise starts one thread per core.
 pub fn set_threads(n: usize) -> anyhow::Result<()> {

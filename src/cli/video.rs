@@ -1,7 +1,6 @@
 //! `atelier video`: stylise a clip with any stylizer, streaming, resumable.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
@@ -85,12 +84,7 @@ fn is_translator(p: Option<&Path>) -> bool {
 }
 
 pub fn run(a: VideoArgs, device: DeviceChoice) -> anyhow::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal while the first is being handled ends the process at once.
-        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())?;
-        signal_hook::flag::register(sig, stop.clone())?;
-    }
+    let stop = super::stop_on_signals()?;
     let bar = crate::util::progress::frames_bar();
     let t = std::time::Instant::now();
     let r = stylize_with(&a, select(device)?, &stop, &bar)?;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use anyhow::Context;
 use image::RgbImage;
 use serde::Serialize;
 
@@ -125,30 +126,46 @@ impl Catalog {
         self.translators.iter().find(|t| t.name == name)
     }
 
-    /// A JPEG thumbnail of style `name`: the style network painting a small built-in scene,
-    /// made on first request and kept.
+    /// A JPEG thumbnail of style `name`: the style network painting a small built-in scene.
+    /// The first request paints them all (one network load) and they are kept.
     pub fn thumbnail(&self, name: &str, device: &burn::prelude::Device) -> anyhow::Result<Vec<u8>> {
         anyhow::ensure!(self.has_style(name), "no built-in style '{name}'");
-        if let Some(t) = self
-            .thumbs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-        {
-            return Ok(t.clone());
+        let cached = |name: &str| {
+            let thumbs = self.thumbs.lock().unwrap_or_else(|e| e.into_inner());
+            thumbs.get(name).cloned()
+        };
+        if let Some(t) = cached(name) {
+            return Ok(t);
         }
+        self.paint_thumbnails(device)?;
+        cached(name).context("the thumbnail was just painted")
+    }
+
+    /// Paint every style's thumbnail not painted yet, loading the style network once.
+    pub fn paint_thumbnails(&self, device: &burn::prelude::Device) -> anyhow::Result<()> {
         let model = LoadedStyleNet::load(&builtin_styles_path(), device)?;
-        let img = stylize_fast(&model, &scene(192, 128), &FastOptions::style(name), device)?;
-        let mut jpeg = Vec::new();
-        img.write_to(
-            &mut std::io::Cursor::new(&mut jpeg),
-            image::ImageFormat::Jpeg,
-        )?;
-        self.thumbs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string(), jpeg.clone());
-        Ok(jpeg)
+        let scene = scene(192, 128);
+        for s in &self.styles {
+            if self
+                .thumbs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&s.name)
+            {
+                continue;
+            }
+            let img = stylize_fast(&model, &scene, &FastOptions::style(&s.name), device)?;
+            let mut jpeg = Vec::new();
+            img.write_to(
+                &mut std::io::Cursor::new(&mut jpeg),
+                image::ImageFormat::Jpeg,
+            )?;
+            self.thumbs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(s.name.clone(), jpeg);
+        }
+        Ok(())
     }
 }
 

@@ -205,18 +205,20 @@ impl Jobs {
         });
         {
             let mut inner = jobs.lock();
-            for job in inner.jobs.values_mut() {
+            let mut interrupted = Vec::new();
+            for job in inner.jobs.values() {
                 match job.status {
                     Status::Queued => waiting.push((job.created, job.id.clone())),
-                    Status::Running => {
-                        job.status = Status::Failed;
-                        job.finished = Some(now_ms());
-                        job.error =
-                            Some("the server stopped while this job ran; run it again".into());
-                        jobs.persist(job);
-                    }
+                    Status::Running => interrupted.push(job.id.clone()),
                     _ => {}
                 }
+            }
+            for id in interrupted {
+                jobs.change(&mut inner, &id, |job| {
+                    job.status = Status::Failed;
+                    job.finished = Some(now_ms());
+                    job.error = Some("the server stopped while this job ran; run it again".into());
+                });
             }
             waiting.sort();
             inner.queue = waiting.into_iter().map(|(_, id)| id).collect();
@@ -251,18 +253,23 @@ impl Jobs {
         }
     }
 
-    /// Change a job, tell the page, and save it when its status changed.
-    fn update(&self, id: &str, change: impl FnOnce(&mut Job)) {
-        let mut inner = self.lock();
-        let Some(job) = inner.jobs.get_mut(id) else {
-            return;
-        };
+    /// Change a job held in `inner`, save it when its status changed, and tell the page:
+    /// the one way a job changes after it is submitted.
+    fn change(&self, inner: &mut Inner, id: &str, change: impl FnOnce(&mut Job)) -> Option<Job> {
+        let job = inner.jobs.get_mut(id)?;
         let before = job.status;
         change(job);
         if job.status != before {
             self.persist(job);
         }
         let _ = self.events.send(job.clone());
+        Some(job.clone())
+    }
+
+    /// `change` under the lock.
+    fn update(&self, id: &str, change: impl FnOnce(&mut Job)) {
+        let mut inner = self.lock();
+        self.change(&mut inner, id, change);
     }
 
     /// Queue a new job, or refuse when `capacity` jobs already wait.
@@ -317,24 +324,21 @@ impl Jobs {
         match status {
             Status::Queued => {
                 inner.queue.retain(|q| q != id);
-                let job = inner.jobs.get_mut(id).expect("checked");
-                job.status = Status::Cancelled;
-                job.finished = Some(now_ms());
-                job.message = "cancelled".into();
-                self.persist(job);
-                let job = job.clone();
-                let _ = self.events.send(job.clone());
-                Ok(job)
+                Ok(self
+                    .change(&mut inner, id, |job| {
+                        job.status = Status::Cancelled;
+                        job.finished = Some(now_ms());
+                        job.message = "cancelled".into();
+                    })
+                    .expect("checked"))
             }
             Status::Running => {
                 if let Some(flag) = inner.cancels.get(id) {
                     flag.store(true, Ordering::Relaxed);
                 }
-                let job = inner.jobs.get_mut(id).expect("checked");
-                job.message = "cancelling".into();
-                let job = job.clone();
-                let _ = self.events.send(job.clone());
-                Ok(job)
+                Ok(self
+                    .change(&mut inner, id, |job| job.message = "cancelling".into())
+                    .expect("checked"))
             }
             s => Err(JobError::Conflict(format!(
                 "the job has already finished ({})",
@@ -398,13 +402,14 @@ impl Jobs {
             if let Some(id) = inner.queue.pop_front() {
                 let cancel = Arc::new(AtomicBool::new(false));
                 inner.cancels.insert(id.clone(), cancel.clone());
-                let job = inner.jobs.get_mut(&id).expect("queued jobs exist");
-                job.status = Status::Running;
-                job.started = Some(now_ms());
-                job.message = "starting".into();
-                self.persist(job);
-                let _ = self.events.send(job.clone());
-                return Some((id, job.spec.clone(), cancel));
+                let job = self
+                    .change(&mut inner, &id, |job| {
+                        job.status = Status::Running;
+                        job.started = Some(now_ms());
+                        job.message = "starting".into();
+                    })
+                    .expect("queued jobs exist");
+                return Some((id, job.spec, cancel));
             }
             inner = self.wake.wait(inner).unwrap_or_else(|e| e.into_inner());
         }

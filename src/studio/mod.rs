@@ -135,10 +135,10 @@ impl Server {
         // Paint the style thumbnails now, so the page's gallery is quick the first time.
         let warm = studio.clone();
         std::thread::spawn(move || {
-            for s in &warm.catalog.styles {
-                if let Err(e) = warm.catalog.thumbnail(&s.name, &warm.device) {
-                    tracing::warn!("thumbnail of {}: {e:#}", s.name);
-                }
+            if !warm.catalog.styles.is_empty()
+                && let Err(e) = warm.catalog.paint_thumbnails(&warm.device)
+            {
+                tracing::warn!("style thumbnails: {e:#}");
             }
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
