@@ -3,7 +3,10 @@
 //! non-saturating loss). `benches/reference/dcgan_step.py` is the same step in PyTorch;
 //! `benches/run_dcgan_step.sh` runs both and prints the ratio.
 //!
-//! cargo bench --bench dcgan_step [-- --steps N]
+//! `--arch stylegan2` times the StyleGAN2 networks of `train gan --arch stylegan2` instead
+//! (width 32, DiffAugment, no R1: lazy R1 adds about 1/16 of a D step's penalty passes).
+//!
+//! cargo bench --bench dcgan_step [-- --steps N] [--arch stylegan2 [--width W]]
 
 mod common;
 
@@ -11,34 +14,54 @@ use common::arg_or;
 
 use atelier::data::Batch;
 use atelier::losses::GanLoss;
+use atelier::models::generator::{ImageCritic, ImageGenerator};
+use atelier::models::model_file::ModelMeta;
+use atelier::models::stylegan2::{ResidualDiscriminatorConfig, StyleGan2GeneratorConfig};
 use atelier::models::{DNorm, DcganDiscriminatorConfig, DcganGeneratorConfig};
-use atelier::recipes::dcgan::DcganRecipe;
+use atelier::recipes::generation::GenerationRecipe;
 use atelier::util::rng::SeededRng;
 use burn::prelude::*;
 
 fn main() {
     let steps = arg_or("--steps", 10);
+    let arch = common::arg("--arch").unwrap_or_else(|| "dcgan".into());
     let batch = 16;
     let size = 64;
     let device = Device::flex().autodiff();
     device.seed(0);
-    let g_config = DcganGeneratorConfig::new(size);
-    let g = g_config.init(&device);
-    let d = DcganDiscriminatorConfig::new(size)
-        .with_norm(DNorm::Spectral)
-        .init(&device);
-    let recipe = DcganRecipe {
-        g_config,
-        classes: vec![],
-        loss: GanLoss::Ns,
-        r1_gamma: 0.0,
-        gp_weight: 0.0,
-        penalty_dirs: 1,
-        device: device.clone(),
-        sample_count: 1,
-        sample_seed: 0,
-        command: String::new(),
-    };
+    match arch.as_str() {
+        "stylegan2" => {
+            let width = arg_or("--width", 32);
+            let g = StyleGan2GeneratorConfig::new(size)
+                .with_width(width)
+                .init(&device);
+            let d = ResidualDiscriminatorConfig::new(size)
+                .with_width(width)
+                .init(&device);
+            let mut recipe = GenerationRecipe::new(ModelMeta::default(), 0, GanLoss::Ns, &device);
+            recipe.augment = "all".parse().expect("a policy");
+            time(&recipe, g, d, "stylegan2_64_step", steps, batch, size);
+        }
+        _ => {
+            let g = DcganGeneratorConfig::new(size).init(&device);
+            let d = DcganDiscriminatorConfig::new(size)
+                .with_norm(DNorm::Spectral)
+                .init(&device);
+            let recipe = GenerationRecipe::new(ModelMeta::default(), 0, GanLoss::Ns, &device);
+            time(&recipe, g, d, "dcgan64_step", steps, batch, size);
+        }
+    }
+}
+
+fn time<G: ImageGenerator, D: ImageCritic>(
+    recipe: &GenerationRecipe<G, D>,
+    g: G,
+    d: D,
+    name: &str,
+    steps: usize,
+    batch: usize,
+    size: usize,
+) {
     let mut rng = SeededRng::new(0);
     let real = Batch {
         pixels: rng
@@ -50,9 +73,9 @@ fn main() {
         n: batch,
         size,
     };
-    let ms = common::seconds_per_gan_step(&recipe, g, d, real, steps) * 1000.0;
+    let ms = common::seconds_per_gan_step(recipe, g, d, real, steps) * 1000.0;
     println!(
-        "{{\"bench\":\"dcgan64_step\",\"framework\":\"atelier-burn-flex\",\"batch\":{batch},\"steps\":{steps},\"ms_per_step\":{ms:.1},\"images_per_sec\":{:.1}}}",
+        "{{\"bench\":\"{name}\",\"framework\":\"atelier-burn-flex\",\"batch\":{batch},\"steps\":{steps},\"ms_per_step\":{ms:.1},\"images_per_sec\":{:.1}}}",
         batch as f64 * 1000.0 / ms
     );
 }

@@ -290,5 +290,146 @@ fn fid_during_training_logs_plots_and_keeps_the_best_generator() {
         "--steps",
         "6",
     ]));
-    assert_eq!(history(&run).len(), 3);
+    let h = history(&run);
+    assert_eq!(h.len(), 3);
+    // Training time behind each point grows, and a resume carries it on.
+    let secs: Vec<f64> = h
+        .iter()
+        .map(|v| v["train_seconds"].as_f64().unwrap())
+        .collect();
+    assert!(
+        secs[0] > 0.0 && secs[0] < secs[1] && secs[1] < secs[2],
+        "{secs:?}"
+    );
+    let plot = tmp.path().join("fid-vs-time.png");
+    ok(&atelier(&[
+        "eval",
+        "fid-curve",
+        "--run",
+        p(&run),
+        "-o",
+        p(&plot),
+    ]));
+    assert_eq!(image::open(&plot).unwrap().width(), 800);
+    // --minutes stops a run at its time budget (here: after the first step).
+    let timed = tmp.path().join("timed");
+    ok(&train_tiny(
+        &data,
+        &timed,
+        &["--steps", "50", "--minutes", "0.000001", "--log-every", "1"],
+    ));
+    let rows = std::fs::read_to_string(timed.join("metrics.jsonl")).unwrap();
+    assert_eq!(rows.lines().count(), 1);
+    fails_with(
+        &train_tiny(&data, &tmp.path().join("t2"), &["--minutes", "0"]),
+        "--minutes",
+    );
+}
+
+/// Rewrite a model file's metadata entry `key` (the weights unchanged).
+fn with_metadata(src: &Path, dst: &Path, key: &str, value: &str) {
+    let bytes = std::fs::read(src).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut md = meta.metadata().clone().unwrap();
+    md.insert(key.into(), value.into());
+    let views: Vec<(String, safetensors::tensor::TensorView)> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name.to_string(), view))
+        .collect();
+    let out = safetensors::serialize(views, Some(md)).unwrap();
+    std::fs::write(dst, out).unwrap();
+}
+
+#[test]
+fn stylegan2_trains_generates_mixes_and_refuses_mislabelled_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::class_folder(&data, &[[200, 40, 40], [40, 40, 200]], 4, 32);
+    let run = tmp.path().join("run");
+    ok(&train_tiny(
+        &data,
+        &run,
+        &[
+            "--arch",
+            "stylegan2",
+            "--conditional",
+            "--width",
+            "4",
+            "--steps",
+            "2",
+        ],
+    ));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    // The architecture's defaults are written into run.json, so a resume keeps them.
+    assert_eq!(saved["lr_g"], 2e-3);
+    assert_eq!(saved["r1_every"], 16);
+    assert_eq!(saved["augment"]["cutout"], true);
+    let model = run.join("generator.safetensors");
+    let grid = tmp.path().join("grid.png");
+    ok(&atelier(&[
+        "generate",
+        "--model",
+        p(&model),
+        "--n",
+        "4",
+        "--truncation",
+        "0.7",
+        "--grid",
+        p(&grid),
+    ]));
+    assert_eq!(image::open(&grid).unwrap().width(), 2 * 32 + 3 * 2);
+    let mix = tmp.path().join("mix.png");
+    ok(&atelier(&[
+        "interpolate",
+        "--model",
+        p(&model),
+        "--frames",
+        "2",
+        "--mix-from",
+        "4",
+        "--class",
+        "class-0",
+        "-o",
+        p(&mix),
+    ]));
+    // A 3x3 grid of 32 px images with 2 px gaps.
+    assert_eq!(image::open(&mix).unwrap().width(), 3 * 32 + 4 * 2);
+
+    // Style mixing on a DCGAN model is refused by name.
+    let dcgan = tmp.path().join("dcgan");
+    ok(&train_tiny(&data, &dcgan, &["--steps", "1"]));
+    fails_with(
+        &atelier(&[
+            "interpolate",
+            "--model",
+            p(&dcgan.join("generator.safetensors")),
+            "--mix-from",
+            "2",
+            "-o",
+            p(&mix),
+        ]),
+        "needs a StyleGAN2 model",
+    );
+    // A StyleGAN2 file labelled as a DCGAN one, and one whose class names do not match its
+    // settings: clear errors, no panic.
+    let wrong_kind = tmp.path().join("wrong-kind.safetensors");
+    with_metadata(&model, &wrong_kind, "atelier.kind", "dcgan-generator");
+    fails_with(
+        &atelier(&["generate", "--model", p(&wrong_kind), "--grid", p(&grid)]),
+        "its settings do not describe a dcgan-generator",
+    );
+    let wrong_classes = tmp.path().join("wrong-classes.safetensors");
+    with_metadata(
+        &model,
+        &wrong_classes,
+        "atelier.classes",
+        r#"["a","b","c"]"#,
+    );
+    fails_with(
+        &atelier(&["generate", "--model", p(&wrong_classes), "--grid", p(&grid)]),
+        "config has 2 classes but the file names 3",
+    );
 }

@@ -68,7 +68,7 @@ fn the_shipped_generator_makes_varied_class_conditional_images() {
     );
     let g = LoadedGenerator::load(&path, &Device::flex()).unwrap();
     assert_eq!(g.classes.len(), 8);
-    assert_eq!(g.config.size, 64);
+    assert_eq!(g.size, 64);
     assert!(
         g.trained_with
             .as_deref()

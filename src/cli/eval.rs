@@ -1,4 +1,4 @@
-//! `atelier eval fid|kid|pair|style|video|inpaint`: flags into an evaluation's options; its report
+//! `atelier eval fid|kid|pair|style|video|inpaint|fid-curve`: flags into an evaluation's options; its report
 //! printed as a two-column table or as JSON.
 
 use clap::{Args, Subcommand};
@@ -27,6 +27,68 @@ pub enum EvalCommand {
     /// Inpainting: PSNR, SSIM, LPIPS, L1 on the holes and FID per mask kind, for the
     /// damaged input, the classical fill and the GAN.
     Inpaint(Printed<InpaintEvalOptions>),
+    /// FID against training time of runs made with `train gan --fid-every`, as one plot
+    /// (runs compared at equal compute).
+    FidCurve(FidCurveOptions),
+}
+
+#[derive(Args, Debug)]
+pub struct FidCurveOptions {
+    /// Run directories (each with the fid.jsonl that --fid-every writes).
+    #[arg(long = "run", required = true)]
+    pub runs: Vec<std::path::PathBuf>,
+    /// The plot (PNG).
+    #[arg(short = 'o', long = "output")]
+    pub output: std::path::PathBuf,
+}
+
+/// Plot each run's FID against its seconds of training steps.
+fn fid_curve(a: &FidCurveOptions) -> anyhow::Result<()> {
+    use crate::train::fid_monitor::FidPoint;
+    use anyhow::Context;
+    use plotters::style::RGBColor;
+    const COLOURS: [RGBColor; 4] = [
+        RGBColor(200, 60, 40),
+        RGBColor(40, 90, 200),
+        RGBColor(30, 150, 60),
+        RGBColor(120, 40, 160),
+    ];
+    crate::imaging::check_image_output(&a.output)?;
+    let mut names = Vec::new();
+    let mut points = Vec::new();
+    for run in &a.runs {
+        let path = run.join("fid.jsonl");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {} (train with --fid-every)", path.display()))?;
+        let fid: Vec<(u64, f64)> = text
+            .lines()
+            .map(serde_json::from_str::<FidPoint>)
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("{} is not an FID log", path.display()))?
+            .iter()
+            .map(|p| (p.train_seconds.round() as u64, p.fid))
+            .collect();
+        names.push(run.file_name().map_or_else(
+            || run.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ));
+        points.push(fid);
+    }
+    let series: Vec<_> = names
+        .iter()
+        .zip(points)
+        .enumerate()
+        .map(|(i, (n, p))| (n.as_str(), p, COLOURS[i % COLOURS.len()]))
+        .collect();
+    crate::train::run_log::plot_series_over(
+        &a.output,
+        "FID against training time",
+        "seconds of training steps",
+        "FID",
+        &series,
+    )?;
+    super::status(format_args!("wrote {}", a.output.display()));
+    Ok(())
 }
 
 /// An evaluation's options and how to print its report.
@@ -84,6 +146,7 @@ pub fn run(cmd: EvalCommand, device: DeviceChoice) -> anyhow::Result<()> {
             inpaint_table(&r);
             Ok(())
         }
+        EvalCommand::FidCurve(a) => fid_curve(&a),
     }
 }
 

@@ -29,7 +29,8 @@ pub struct GenerateArgs {
     pub class: Option<String>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Redraw latent components beyond ±T (less variety, higher fidelity); e.g. 0.7.
+    /// Truncation trick (less variety, higher fidelity), e.g. 0.7. DCGAN: redraw latent
+    /// components beyond ±T; StyleGAN2: w pulled towards its class mean, ψ = T.
     #[arg(long)]
     pub truncation: Option<f32>,
 }
@@ -46,6 +47,15 @@ pub struct InterpolateArgs {
     pub class: Option<String>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Style mixing instead (StyleGAN2 models): a grid whose first row and first column
+    /// are `--frames` images each, and whose cells take the column image's layers up to
+    /// this one (coarse: pose, layout) and the row image's layers from it on (fine: colour,
+    /// texture). Layer 0 is the 4x4 one; a 64 px model has 14.
+    #[arg(long)]
+    pub mix_from: Option<usize>,
+    /// Truncation ψ for style mixing (e.g. 0.7).
+    #[arg(long)]
+    pub truncation: Option<f32>,
 }
 
 /// Load the generator and resolve `--class` against its class names.
@@ -79,8 +89,8 @@ pub fn run_generate(a: GenerateArgs, device: DeviceChoice) -> anyhow::Result<()>
     let (generator, class) = load(a.model, a.class.as_deref(), device)?;
     let images = generator.generate(a.n as usize, class, a.seed, a.truncation);
     if let Some(grid) = &a.grid {
-        let cols = if generator.config.n_classes > 0 && class.is_none() {
-            generator.config.n_classes.min(images.len())
+        let cols = if generator.n_classes > 0 && class.is_none() {
+            generator.n_classes.min(images.len())
         } else {
             square_cols(images.len())
         };
@@ -107,6 +117,18 @@ pub fn run_generate(a: GenerateArgs, device: DeviceChoice) -> anyhow::Result<()>
 pub fn run_interpolate(a: InterpolateArgs, device: DeviceChoice) -> anyhow::Result<()> {
     check_image_output(&a.output)?;
     let (generator, class) = load(a.model, a.class.as_deref(), device)?;
+    if let Some(from) = a.mix_from {
+        let n = a.frames as usize;
+        let grid = generator
+            .style_mixing_grid(n, class, a.seed, from, a.truncation)
+            .context("style mixing needs a StyleGAN2 model (train gan --arch stylegan2)")?;
+        save_image(&make_grid(&grid, n + 1, 2), &a.output)?;
+        super::status(format_args!(
+            "wrote a {n}x{n} style-mixing grid to {}",
+            a.output.display()
+        ));
+        return Ok(());
+    }
     let frames = generator.interpolate(a.frames as usize, class, a.seed);
     save_image(&make_grid(&frames, frames.len(), 2), &a.output)?;
     super::status(format_args!(

@@ -7,22 +7,16 @@
 //!   and single-image inference behave exactly like training.
 //! - D can use spectral norm (the default) or batch norm, or none.
 
-use std::path::Path;
-
 use burn::nn::conv::{ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, tanh};
-use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use super::model_file::{ModelMeta, load_into, open_model, save_model};
+use super::generator::{ImageCritic, ImageGenerator, Noise};
 use crate::error::{AtelierError, Result};
-use crate::imaging::grid::{make_grid, square_cols};
-use crate::imaging::tensor::{Range, tensor_to_images};
 use crate::nn::conv::gan_init;
 use crate::nn::{SnConv2d, SnConv2dConfig, SnLinear, SnLinearConfig, pixel_norm};
-use crate::util::rng::SeededRng;
 
 fn n_ups(size: usize) -> Result<usize> {
     match size {
@@ -271,171 +265,24 @@ impl DcganDiscriminator {
 /// `atelier.kind` of DCGAN generator files.
 pub const DCGAN_GENERATOR_KIND: &str = "dcgan-generator";
 
-/// A generator model file as loaded: the network, its settings and class names.
-pub struct LoadedGenerator {
-    pub g: DcganGenerator,
-    pub config: DcganGeneratorConfig,
-    pub classes: Vec<String>,
-    pub trained_with: Option<String>,
-    pub device: Device,
-}
-
-impl LoadedGenerator {
-    pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let bad = |reason: String| AtelierError::BadModel {
-            path: path.to_path_buf(),
-            reason,
-        };
-        if !path.exists() {
-            return Err(bad(
-                "no such file (pass --model FILE or set ATELIER_MODEL; the default model ships in \
-                 the source tree's models/ folder)"
-                    .into(),
-            ));
-        }
-        let (meta, tensors) = open_model(
-            path,
-            DCGAN_GENERATOR_KIND,
-            "generate needs a generator model",
-        )?;
-        let config: DcganGeneratorConfig = serde_json::from_str(&meta.config_json)
-            .map_err(|e| bad(format!("bad generator config: {e}")))?;
-        config.validate().map_err(|e| bad(e.to_string()))?;
-        if config.n_classes != meta.classes.len() && config.n_classes > 0 {
-            return Err(bad(format!(
-                "config has {} classes but the file names {}",
-                config.n_classes,
-                meta.classes.len()
-            )));
-        }
-        let g = load_into(config.init(device), tensors, device, path)?;
-        Ok(Self {
-            g,
-            config,
-            classes: meta.classes,
-            trained_with: meta.trained_with,
-            device: device.clone(),
-        })
+impl ImageGenerator for DcganGenerator {
+    fn latent_dim(&self) -> usize {
+        self.z_dim
     }
-
-    pub fn class_index(&self, name: &str) -> Result<usize> {
-        let unknown = || AtelierError::UnknownClass {
-            name: name.to_string(),
-            known: if self.classes.is_empty() {
-                "no classes (an unconditional model)".into()
-            } else {
-                self.classes.join(", ")
-            },
-        };
-        self.classes
-            .iter()
-            .position(|c| c == name)
-            .ok_or_else(unknown)
-    }
-
-    /// Images from latents (rows of `z_dim`) and optional labels.
-    pub fn render(&self, z: Vec<f32>, labels: Option<Vec<i64>>) -> Vec<RgbImage> {
-        render_images(
-            &self.g,
-            self.config.z_dim,
-            &z,
-            labels.as_deref(),
-            &self.device,
-        )
+    fn images(
+        &self,
+        z: Tensor<2>,
+        labels: Option<Tensor<1, Int>>,
+        _noise: &mut Noise,
+    ) -> Tensor<4> {
+        self.forward(z, labels)
     }
 }
 
-/// Write a DCGAN generator as a model file, with its settings, class names and the command
-/// that trained it.
-pub fn save_generator(
-    g: &DcganGenerator,
-    config: &DcganGeneratorConfig,
-    classes: &[String],
-    command: &str,
-    path: &Path,
-) -> Result<()> {
-    save_model(
-        g,
-        &ModelMeta {
-            kind: DCGAN_GENERATOR_KIND.into(),
-            config_json: serde_json::to_string(config).expect("config serialises"),
-            classes: classes.to_vec(),
-            trained_with: Some(command.to_string()),
-        },
-        path,
-    )
-}
-
-/// Images from latents `z` (rows of `z_dim`) and optional labels, in chunks that bound
-/// memory for large counts.
-pub fn render_images(
-    g: &DcganGenerator,
-    z_dim: usize,
-    z: &[f32],
-    labels: Option<&[i64]>,
-    device: &Device,
-) -> Vec<RgbImage> {
-    let n = z.len() / z_dim;
-    let mut out = Vec::with_capacity(n);
-    for start in (0..n).step_by(64) {
-        let m = (n - start).min(64);
-        let zt = Tensor::from_data(
-            TensorData::new(z[start * z_dim..(start + m) * z_dim].to_vec(), [m, z_dim]),
-            device,
-        );
-        let lt = labels
-            .map(|l| Tensor::from_data(TensorData::new(l[start..start + m].to_vec(), [m]), device));
-        out.extend(tensor_to_images(g.forward(zt, lt), Range::Signed));
+impl ImageCritic for DcganDiscriminator {
+    fn score(&self, x: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<1> {
+        self.forward(x, labels)
     }
-    out
-}
-
-/// `n` images from seeded latents, classes cycling (what FID during training measures).
-pub fn seeded_images(
-    g: &DcganGenerator,
-    config: &DcganGeneratorConfig,
-    n: usize,
-    seed: u64,
-    device: &Device,
-) -> Vec<RgbImage> {
-    let z = SeededRng::new(seed).normal_vec(n * config.z_dim);
-    let labels = labels_for(n, config.n_classes, None);
-    render_images(g, config.z_dim, &z, labels.as_deref(), device)
-}
-
-pub fn labels_for(n: usize, n_classes: usize, class: Option<usize>) -> Option<Vec<i64>> {
-    (n_classes > 0).then(|| {
-        (0..n)
-            .map(|i| class.unwrap_or(i % n_classes) as i64)
-            .collect()
-    })
-}
-
-/// The training-time sample sheet: fixed latents from `seed`; a conditional model gets
-/// one row per class (classes cycle along each row when there are more classes than rows).
-pub fn sample_sheet(
-    g: &DcganGenerator,
-    z_dim: usize,
-    n_classes: usize,
-    n: usize,
-    seed: u64,
-    device: &Device,
-) -> RgbImage {
-    let cols = if n_classes > 0 {
-        n.div_ceil(n_classes.min(n))
-    } else {
-        square_cols(n)
-    };
-    let z = SeededRng::new(seed).normal_vec(n * z_dim);
-    let labels = (n_classes > 0).then(|| {
-        (0..n)
-            .map(|i| ((i / cols) % n_classes) as i64)
-            .collect::<Vec<_>>()
-    });
-    let zt = Tensor::from_data(TensorData::new(z, [n, z_dim]), device);
-    let lt = labels.map(|l| Tensor::from_data(TensorData::new(l, [n]), device));
-    let imgs = tensor_to_images(g.forward(zt, lt), Range::Signed);
-    make_grid(&imgs, cols, 2)
 }
 
 #[cfg(test)]

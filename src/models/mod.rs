@@ -4,12 +4,14 @@
 pub mod adain;
 pub mod budget;
 pub mod dcgan;
+pub mod generator;
 pub mod inception;
 pub mod inpaint;
 pub mod model_file;
 pub mod patchgan;
 pub mod resnet_gen;
 pub mod style_net;
+pub mod stylegan2;
 pub mod translator;
 pub mod unet;
 pub mod vgg;

@@ -18,7 +18,7 @@ const CLASSES_KEY: &str = "atelier.classes";
 const COMMAND_KEY: &str = "atelier.trained_with";
 
 /// What a model file holds besides the weights.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ModelMeta {
     pub kind: String,
     pub config_json: String,

@@ -1,6 +1,8 @@
 //! Reusable building blocks shared by the models.
 
 pub mod conv;
+pub mod diff_augment;
+pub mod equalized;
 pub mod gated;
 pub mod norm;
 pub mod pad;

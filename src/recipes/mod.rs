@@ -4,7 +4,7 @@
 
 pub mod adain;
 pub mod cyclegan;
-pub mod dcgan;
+pub mod generation;
 pub mod image_pool;
 pub mod inpaint;
 pub mod pix2pix;

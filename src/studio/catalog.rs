@@ -82,7 +82,7 @@ impl Catalog {
         let generator = match LoadedGenerator::load(&default_model_path(), device) {
             Ok(g) => Some(GeneratorEntry {
                 classes: g.classes.clone(),
-                size: g.config.size,
+                size: g.size,
             }),
             Err(e) => {
                 tracing::warn!("no generator in the studio: {e}");

@@ -22,7 +22,7 @@ use crate::metrics::paired::score_pairs;
 use crate::metrics::style::{
     art_fid, gram_distance, perceptual_distance, score_layers, style_grams,
 };
-use crate::models::dcgan::LoadedGenerator;
+use crate::models::generator::LoadedGenerator;
 use crate::models::inception::FEATURE_DIM;
 use crate::models::vgg::VggConfig;
 use crate::weights::locate_vgg;

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use image::RgbImage;
 
-/// The generator these tasks sample from (its file handling lives with the network).
-pub use crate::models::dcgan::LoadedGenerator;
-use crate::models::dcgan::labels_for;
+/// The generator these tasks sample from (its file handling lives with the networks).
+pub use crate::models::generator::LoadedGenerator;
+use crate::models::generator::labels_for;
 use crate::util::rng::SeededRng;
 
 /// The shipped KaoKore generator's file name under `models/`.
@@ -28,14 +28,9 @@ impl LoadedGenerator {
         seed: u64,
         truncation: Option<f32>,
     ) -> Vec<RgbImage> {
-        let mut rng = SeededRng::new(seed);
-        let zd = self.config.z_dim;
-        let z = match truncation {
-            Some(t) => rng.truncated_normal_vec(n * zd, t),
-            None => rng.normal_vec(n * zd),
-        };
-        let labels = labels_for(n, self.config.n_classes, class);
-        self.render(z, labels)
+        let z = self.draw_latents(&mut SeededRng::new(seed), n, truncation);
+        let labels = labels_for(n, self.n_classes, class);
+        self.render(z, labels, truncation)
     }
 
     /// "More like this": image `index` of `generate(_, class, seed, truncation)` first, then
@@ -55,13 +50,9 @@ impl LoadedGenerator {
         spread: f32,
         picks: &[usize],
     ) -> Vec<RgbImage> {
-        let zd = self.config.z_dim;
+        let zd = self.z_dim;
         // Draws are sequential, so the first (index + 1) latents of a larger grid are these.
-        let mut rng = SeededRng::new(seed);
-        let all = match truncation {
-            Some(t) => rng.truncated_normal_vec((index + 1) * zd, t),
-            None => rng.normal_vec((index + 1) * zd),
-        };
+        let all = self.draw_latents(&mut SeededRng::new(seed), index + 1, truncation);
         let neighbour = |base: &[f32], spread: f32, round: usize, j: usize| -> Vec<f32> {
             if j == 0 {
                 return base.to_vec();
@@ -85,15 +76,15 @@ impl LoadedGenerator {
         let z = (0..n)
             .flat_map(|j| neighbour(&centre, spread, picks.len(), j))
             .collect();
-        let label = labels_for(index + 1, self.config.n_classes, class).map(|l| l[index]);
-        self.render(z, label.map(|l| vec![l; n]))
+        let label = labels_for(index + 1, self.n_classes, class).map(|l| l[index]);
+        self.render(z, label.map(|l| vec![l; n]), truncation)
     }
 
     /// `frames` images along the great circle between two random latents (slerp keeps
     /// the latent norm typical of the prior, unlike a straight line).
     pub fn interpolate(&self, frames: usize, class: Option<usize>, seed: u64) -> Vec<RgbImage> {
         let mut rng = SeededRng::new(seed);
-        let zd = self.config.z_dim;
+        let zd = self.z_dim;
         let a = rng.normal_vec(zd);
         let b = rng.normal_vec(zd);
         let z: Vec<f32> = (0..frames)
@@ -106,8 +97,44 @@ impl LoadedGenerator {
                 slerp(&a, &b, t)
             })
             .collect();
-        let labels = (self.config.n_classes > 0).then(|| vec![class.unwrap_or(0) as i64; frames]);
-        self.render(z, labels)
+        let labels = (self.n_classes > 0).then(|| vec![class.unwrap_or(0) as i64; frames]);
+        self.render(z, labels, None)
+    }
+}
+
+impl LoadedGenerator {
+    /// StyleGAN2 style mixing as a grid of (n + 1)², row by row: a blank corner, then `n`
+    /// "fine" sources along the first row and `n` "coarse" sources down the first column;
+    /// cell (i, j) has coarse source i's layers before `from_layer` and fine source j's from
+    /// it on. `None` for a DCGAN model.
+    pub fn style_mixing_grid(
+        &self,
+        n: usize,
+        class: Option<usize>,
+        seed: u64,
+        from_layer: usize,
+        truncation: Option<f32>,
+    ) -> Option<Vec<RgbImage>> {
+        self.num_layers()?;
+        let mut rng = SeededRng::new(seed);
+        let coarse = rng.normal_vec(n * self.z_dim);
+        let fine = rng.normal_vec(n * self.z_dim);
+        let labels = |k: usize| (self.n_classes > 0).then(|| vec![class.unwrap_or(0) as i64; k]);
+        let row = |z: &[f32]| self.render(z.to_vec(), labels(n), truncation);
+        let (coarse_imgs, fine_imgs) = (row(&coarse), row(&fine));
+        let mut grid = vec![RgbImage::from_pixel(
+            self.size as u32,
+            self.size as u32,
+            image::Rgb([255, 255, 255]),
+        )];
+        grid.extend(fine_imgs);
+        for i in 0..n {
+            let zd = self.z_dim;
+            let a: Vec<f32> = coarse[i * zd..(i + 1) * zd].repeat(n);
+            grid.push(coarse_imgs[i].clone());
+            grid.extend(self.mix(a, fine.clone(), labels(n), from_layer, truncation)?);
+        }
+        Some(grid)
     }
 }
 
@@ -145,8 +172,11 @@ mod tests {
         let device = burn::prelude::Device::flex();
         let config = crate::models::dcgan::DcganGeneratorConfig::new(32).with_n_classes(3);
         let g = LoadedGenerator {
-            g: config.init(&device),
-            config: config.clone(),
+            net: crate::models::generator::GeneratorNet::Dcgan(config.init(&device)),
+            arch: crate::models::generator::GanArch::Dcgan,
+            z_dim: config.z_dim,
+            n_classes: config.n_classes,
+            size: config.size,
             classes: vec!["a".into(), "b".into(), "c".into()],
             trained_with: None,
             device,

@@ -1,4 +1,5 @@
-//! Train an unconditional or class-conditional DCGAN on a folder (`atelier train gan`).
+//! Train an unconditional or class-conditional image generator on a folder (`atelier train
+//! gan`): DCGAN or StyleGAN2 (`--arch`), each with its own defaults for the flags left out.
 
 use std::path::PathBuf;
 
@@ -12,8 +13,15 @@ use crate::data::{BatchLoader, FolderOptions, ImageFolder, LoaderConfig};
 use crate::device::select;
 use crate::losses::GanLoss;
 use crate::metrics::features::{FeatureExtractor, locate_weights};
+use crate::models::dcgan::DCGAN_GENERATOR_KIND;
+use crate::models::generator::{GanArch, generator_meta};
+use crate::models::model_file::ModelMeta;
+use crate::models::stylegan2::{
+    ResidualDiscriminatorConfig, STYLEGAN2_GENERATOR_KIND, StyleGan2GeneratorConfig,
+};
 use crate::models::{DNorm, DcganDiscriminatorConfig, DcganGeneratorConfig};
-use crate::recipes::dcgan::DcganRecipe;
+use crate::nn::diff_augment::AugmentPolicy;
+use crate::recipes::generation::{GenerationRecipe, check_penalties};
 use crate::train::fid_monitor::FidSettings;
 use crate::train::{GanStepConfig, LrSchedule, RunConfig, TrainOutcome, run_gan};
 
@@ -24,9 +32,20 @@ fn parse_size(s: &str) -> Result<usize, String> {
     }
 }
 
-/// A DCGAN run's settings (the flags of `atelier train gan`).
+/// A generator run's settings (the flags of `atelier train gan`). Flags whose best value
+/// depends on the architecture are options; [`GanTrainOptions::resolved`] fills them in.
 #[derive(Args, Debug, Clone, Serialize, Deserialize)]
 pub struct GanTrainOptions {
+    /// Generator family: dcgan (the 2016 baseline) or stylegan2 (mapping network,
+    /// modulated convolutions, residual D, lazy R1; see docs/generators.md).
+    #[arg(long, value_enum, default_value_t = GanArch::Dcgan)]
+    #[serde(default)]
+    pub arch: GanArch,
+    /// Differentiable augmentation of everything D sees: any of color,translation,cutout,
+    /// or all, or none [default: all for stylegan2, none for dcgan].
+    #[arg(long)]
+    #[serde(default)]
+    pub augment: Option<AugmentPolicy>,
     /// Folder of training images, searched recursively.
     #[arg(long, required_unless_present = "resume")]
     pub data: Option<PathBuf>,
@@ -40,22 +59,29 @@ pub struct GanTrainOptions {
     pub conditional: bool,
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub batch_size: u32,
-    #[arg(long, default_value_t = 2e-4)]
-    pub lr_g: f64,
-    #[arg(long, default_value_t = 2e-4)]
-    pub lr_d: f64,
-    /// Adam betas of the generator.
-    #[arg(long, default_value = "0.5,0.999", value_parser = parse_betas)]
-    pub betas_g: (f32, f32),
-    /// Adam betas of the discriminator.
-    #[arg(long, default_value = "0.5,0.999", value_parser = parse_betas)]
-    pub betas_d: (f32, f32),
+    /// Generator learning rate [default: 2e-4 dcgan, 2e-3 stylegan2].
+    #[arg(long)]
+    pub lr_g: Option<f64>,
+    /// Discriminator learning rate [default: 2e-4 dcgan, 2e-3 stylegan2].
+    #[arg(long)]
+    pub lr_d: Option<f64>,
+    /// Adam betas of the generator [default: 0.5,0.999 dcgan; 0,0.99 stylegan2].
+    #[arg(long, value_parser = parse_betas)]
+    pub betas_g: Option<(f32, f32)>,
+    /// Adam betas of the discriminator [default: as --betas-g].
+    #[arg(long, value_parser = parse_betas)]
+    pub betas_d: Option<(f32, f32)>,
     /// Discriminator steps per generator step.
     #[arg(long, default_value_t = 1)]
     pub n_critic: usize,
-    /// R1 penalty weight on real images (0 = off).
-    #[arg(long, default_value_t = 0.0)]
-    pub r1: f64,
+    /// R1 penalty weight γ on real images, 0 = off [default: 0 dcgan, 0.05 stylegan2].
+    #[arg(long)]
+    pub r1: Option<f64>,
+    /// Lazy R1: apply it on one D step in N on average, weighted N times
+    /// [default: 1 dcgan, 16 stylegan2].
+    #[arg(long)]
+    #[serde(default)]
+    pub r1_every: Option<u64>,
     /// Gradient-penalty weight for --loss wgan-gp.
     #[arg(long, default_value_t = 10.0)]
     pub gp_weight: f64,
@@ -68,9 +94,10 @@ pub struct GanTrainOptions {
     /// Start a linear learning-rate decay to zero at this fraction of the steps.
     #[arg(long)]
     pub lr_decay_start: Option<f64>,
-    /// Base channel width of both networks.
-    #[arg(long, default_value_t = 64)]
-    pub width: usize,
+    /// Base channel width of both networks [default: 64 dcgan (channels at 32 px, doubling
+    /// below); 32 stylegan2 (channels at the output size, doubling below, at most 8x)].
+    #[arg(long)]
+    pub width: Option<usize>,
     #[arg(long, default_value_t = 128)]
     pub z_dim: usize,
     /// Normalisation in the discriminator.
@@ -109,7 +136,62 @@ fn default_fid_samples() -> usize {
     1000
 }
 
+/// The settings whose defaults depend on `--arch`, filled in.
+#[derive(Clone, Copy, Debug)]
+pub struct ArchSettings {
+    pub width: usize,
+    pub lr_g: f64,
+    pub lr_d: f64,
+    pub betas_g: (f32, f32),
+    pub betas_d: (f32, f32),
+    pub r1: f64,
+    pub r1_every: u64,
+    pub augment: AugmentPolicy,
+}
+
 impl GanTrainOptions {
+    /// The flags given, and the architecture's defaults for those left out. StyleGAN2's are
+    /// StyleGAN2-ADA's for small images: lr 2e-3 (equalised learning rate makes it safe),
+    /// Adam betas (0, 0.99), R1 γ = 0.0002·64²/16 ≈ 0.05 every 16 steps, DiffAugment on.
+    pub fn arch_settings(&self) -> ArchSettings {
+        let style = self.arch == GanArch::Stylegan2;
+        let betas_g = self
+            .betas_g
+            .unwrap_or(if style { (0.0, 0.99) } else { (0.5, 0.999) });
+        let lr = if style { 2e-3 } else { 2e-4 };
+        ArchSettings {
+            width: self.width.unwrap_or(if style { 32 } else { 64 }),
+            lr_g: self.lr_g.unwrap_or(lr),
+            lr_d: self.lr_d.unwrap_or(lr),
+            betas_g,
+            betas_d: self.betas_d.unwrap_or(betas_g),
+            r1: self.r1.unwrap_or(if style { 0.05 } else { 0.0 }),
+            r1_every: self.r1_every.unwrap_or(if style { 16 } else { 1 }),
+            augment: self.augment.unwrap_or(if style {
+                "all".parse().expect("a valid policy")
+            } else {
+                AugmentPolicy::default()
+            }),
+        }
+    }
+
+    /// These options with every architecture default written in (what `run.json` records,
+    /// so a resumed run keeps them even if a default changes).
+    pub fn resolved(&self) -> Self {
+        let a = self.arch_settings();
+        Self {
+            width: Some(a.width),
+            lr_g: Some(a.lr_g),
+            lr_d: Some(a.lr_d),
+            betas_g: Some(a.betas_g),
+            betas_d: Some(a.betas_d),
+            r1: Some(a.r1),
+            r1_every: Some(a.r1_every),
+            augment: Some(a.augment),
+            ..self.clone()
+        }
+    }
+
     fn run_config(&self, steps: u64) -> RunConfig {
         let schedule = match self.lr_decay_start {
             Some(start) => LrSchedule::LinearDecay { start },
@@ -120,14 +202,45 @@ impl GanTrainOptions {
     }
 
     fn step_config(&self) -> GanStepConfig {
+        let a = self.arch_settings();
         GanStepConfig {
             n_critic: self.n_critic,
-            lr_g: self.lr_g,
-            lr_d: self.lr_d,
-            betas_g: self.betas_g,
-            betas_d: self.betas_d,
+            lr_g: a.lr_g,
+            lr_d: a.lr_d,
+            betas_g: a.betas_g,
+            betas_d: a.betas_d,
             ema_decay: self.ema,
         }
+    }
+
+    fn dcgan_configs(&self, n_classes: usize) -> (DcganGeneratorConfig, DcganDiscriminatorConfig) {
+        let width = self.arch_settings().width;
+        (
+            DcganGeneratorConfig::new(self.size)
+                .with_width(width)
+                .with_z_dim(self.z_dim)
+                .with_n_classes(n_classes),
+            DcganDiscriminatorConfig::new(self.size)
+                .with_width(width)
+                .with_n_classes(n_classes)
+                .with_norm(self.d_norm),
+        )
+    }
+
+    fn stylegan2_configs(
+        &self,
+        n_classes: usize,
+    ) -> (StyleGan2GeneratorConfig, ResidualDiscriminatorConfig) {
+        let width = self.arch_settings().width;
+        (
+            StyleGan2GeneratorConfig::new(self.size)
+                .with_width(width)
+                .with_z_dim(self.z_dim)
+                .with_n_classes(n_classes),
+            ResidualDiscriminatorConfig::new(self.size)
+                .with_width(width)
+                .with_n_classes(n_classes),
+        )
     }
 }
 
@@ -141,40 +254,74 @@ impl RunArgs for GanTrainOptions {
 /// anything is allocated. Class embeddings are left out: they are tiny next to the convs.
 fn check_gan_memory(args: &GanTrainOptions) -> anyhow::Result<()> {
     use crate::models::budget::{TRAINING_COPIES, check_training, param_count};
-    let g = DcganGeneratorConfig::new(args.size)
-        .with_width(args.width)
-        .with_z_dim(args.z_dim);
-    g.validate()?;
     // Networks are built lazily here: counting their parameters allocates nothing.
     let cpu = burn::prelude::Device::flex();
-    let g_params = param_count(&g.init(&cpu));
-    let d_params = param_count(
-        &DcganDiscriminatorConfig::new(args.size)
-            .with_width(args.width)
-            .with_norm(args.d_norm)
-            .init(&cpu),
-    );
+    let (g_params, d_params, per_image) = match args.arch {
+        GanArch::Dcgan => {
+            let (g, d) = args.dcgan_configs(0);
+            g.validate()?;
+            (
+                param_count(&g.init(&cpu)),
+                param_count(&d.init(&cpu)),
+                crate::models::dcgan::activation_floats(g.width, args.size),
+            )
+        }
+        GanArch::Stylegan2 => {
+            let (g, d) = args.stylegan2_configs(0);
+            g.validate()?;
+            (
+                param_count(&g.init(&cpu)),
+                param_count(&d.init(&cpu)),
+                g.activation_floats(),
+            )
+        }
+    };
     // The EMA generator is one more copy of G.
     let ema = u64::from(args.ema > 0.0);
     let params = g_params * (TRAINING_COPIES + ema) + d_params * TRAINING_COPIES;
     // A step runs G twice and D on real and fake images, plus two D passes per direction
     // of the finite-difference penalties (R1, WGAN-GP).
-    let per_image = crate::models::dcgan::activation_floats(args.width, args.size);
-    let penalised = args.r1 > 0.0 || (args.loss == GanLoss::WganGp && args.gp_weight > 0.0);
+    let a = args.arch_settings();
+    let penalised = a.r1 > 0.0 || (args.loss == GanLoss::WganGp && args.gp_weight > 0.0);
     let passes = 5 + 2 * args.penalty_dirs as u64 * u64::from(penalised);
     let activations = u64::from(args.batch_size) * passes * per_image;
     check_training(params, activations, "lower --width or --batch-size")?;
     Ok(())
 }
 
-/// Train (or resume) a DCGAN run.
+/// The generation recipe for these options: everything but the networks is the same for
+/// every family.
+fn generation_recipe<G, D>(
+    args: &GanTrainOptions,
+    n_classes: usize,
+    device: &burn::prelude::Device,
+    meta: ModelMeta,
+    settings: serde_json::Value,
+) -> GenerationRecipe<G, D> {
+    let a = args.arch_settings();
+    GenerationRecipe {
+        r1_gamma: a.r1,
+        r1_every: a.r1_every,
+        gp_weight: args.gp_weight,
+        penalty_dirs: args.penalty_dirs,
+        augment: a.augment,
+        sample_count: args.sample_count.max(1),
+        sample_seed: args.run.seed.wrapping_add(1234),
+        settings,
+        ..GenerationRecipe::new(meta, n_classes, args.loss, device)
+    }
+}
+
+/// Train (or resume) a generator run.
 pub fn train_gan(args: &GanTrainOptions, launch: &Launch) -> anyhow::Result<TrainOutcome> {
+    let args = &args.resolved();
     let steps = args.run.steps.unwrap_or(10_000);
     let cfg = args.run_config(steps);
     cfg.validate()?;
     let step_cfg = args.step_config();
     step_cfg.validate()?;
-    DcganRecipe::check_penalties(args.r1, args.gp_weight, args.penalty_dirs)?;
+    let a = args.arch_settings();
+    check_penalties(a.r1, args.gp_weight, args.penalty_dirs, a.r1_every)?;
     let mut opts = launch.prepare(args, steps)?;
     check_gan_memory(args)?;
     let data = args.data.clone().context("--data is required")?;
@@ -205,30 +352,9 @@ pub fn train_gan(args: &GanTrainOptions, launch: &Launch) -> anyhow::Result<Trai
     } else {
         0
     };
-    let g_config = DcganGeneratorConfig::new(args.size)
-        .with_width(args.width)
-        .with_z_dim(args.z_dim)
-        .with_n_classes(n_classes);
-    g_config.validate()?;
-    let d_config = DcganDiscriminatorConfig::new(args.size)
-        .with_width(args.width)
-        .with_n_classes(n_classes)
-        .with_norm(args.d_norm);
 
     let base = select(launch.device)?;
     let train_device = base.clone().autodiff();
-    let recipe = DcganRecipe {
-        g_config: g_config.clone(),
-        classes: folder.classes.clone(),
-        loss: args.loss,
-        r1_gamma: args.r1,
-        gp_weight: args.gp_weight,
-        penalty_dirs: args.penalty_dirs,
-        device: train_device.clone(),
-        sample_count: args.sample_count.max(1),
-        sample_seed: args.run.seed.wrapping_add(1234),
-        command: launch.command.clone(),
-    };
     let loader_cfg = LoaderConfig {
         batch_size: cfg.batch_size,
         size: args.size as u32,
@@ -256,14 +382,44 @@ pub fn train_gan(args: &GanTrainOptions, launch: &Launch) -> anyhow::Result<Trai
     } else {
         None
     };
-    let outcome = run_gan(
-        &recipe,
-        &cfg,
-        &step_cfg,
-        &opts,
-        &train_device,
-        || (g_config.init(&train_device), d_config.init(&train_device)),
-        |start| Ok(BatchLoader::new(folder, loader_cfg, start)),
-    )?;
+    let classes = &folder.classes.clone();
+    let stream = |start| Ok(BatchLoader::new(folder, loader_cfg, start));
+    let outcome = match args.arch {
+        GanArch::Dcgan => {
+            let (g_config, d_config) = args.dcgan_configs(n_classes);
+            g_config.validate()?;
+            let meta = generator_meta(DCGAN_GENERATOR_KIND, &g_config, classes, &launch.command);
+            let settings = serde_json::json!({"generator": g_config, "discriminator": d_config});
+            run_gan(
+                &generation_recipe(args, n_classes, &train_device, meta, settings),
+                &cfg,
+                &step_cfg,
+                &opts,
+                &train_device,
+                || (g_config.init(&train_device), d_config.init(&train_device)),
+                stream,
+            )?
+        }
+        GanArch::Stylegan2 => {
+            let (g_config, d_config) = args.stylegan2_configs(n_classes);
+            g_config.validate()?;
+            let meta = generator_meta(
+                STYLEGAN2_GENERATOR_KIND,
+                &g_config,
+                classes,
+                &launch.command,
+            );
+            let settings = serde_json::json!({"generator": g_config, "discriminator": d_config});
+            run_gan(
+                &generation_recipe(args, n_classes, &train_device, meta, settings),
+                &cfg,
+                &step_cfg,
+                &opts,
+                &train_device,
+                || (g_config.init(&train_device), d_config.init(&train_device)),
+                stream,
+            )?
+        }
+    };
     Ok(outcome)
 }

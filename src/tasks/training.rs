@@ -184,6 +184,12 @@ pub struct RunFlags {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Stop after this many minutes of training steps (samples, FID and checkpoints not
+    /// counted; a resumed run counts its earlier time), or at --steps, whichever comes first
+    /// (on --resume: the new limit, default the saved one).
+    #[arg(long)]
+    #[serde(default)]
+    pub minutes: Option<f64>,
 }
 
 impl RunFlags {
@@ -198,6 +204,7 @@ impl RunFlags {
             sample_every: self.sample_every,
             log_every: self.log_every,
             keep_checkpoints: self.keep_checkpoints,
+            max_minutes: self.minutes,
         }
     }
 }
@@ -219,6 +226,9 @@ pub fn resolve<T: RunArgs>(mut args: T) -> anyhow::Result<(T, PathBuf, bool)> {
                 flags.steps = given.steps;
             }
             flags.quiet = given.quiet;
+            if given.minutes.is_some() {
+                flags.minutes = given.minutes;
+            }
             flags.resume = None;
             flags.out = Some(run.clone());
             Ok((saved, run, true))
@@ -241,7 +251,7 @@ mod tests {
         let o: GanTrainOptions = from_flags(&["--data", "art", "--out", "run"]).unwrap();
         assert_eq!(o.size, 64);
         assert_eq!(o.batch_size, 64);
-        assert_eq!(o.betas_g, (0.5, 0.999));
+        assert_eq!(o.arch_settings().betas_g, (0.5, 0.999));
         assert_eq!(o.run.checkpoint_every, 1000);
         assert_eq!(o.run.steps, None);
         let t: TranslateTrainOptions =
@@ -283,7 +293,7 @@ mod tests {
         let (saved, dir, resume) = resolve(again).unwrap();
         assert!(resume);
         assert_eq!(dir, run);
-        assert_eq!(saved.width, 8);
+        assert_eq!(saved.width, Some(8));
         assert_eq!(saved.run.steps, Some(900));
     }
 }

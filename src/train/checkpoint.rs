@@ -57,6 +57,9 @@ pub struct TrainState {
     /// Next batch number of the data stream.
     pub batch_position: u64,
     pub rng: RngState,
+    /// Seconds spent in training steps so far (what `--minutes` limits).
+    #[serde(default)]
+    pub train_seconds: f64,
 }
 
 /// A verified checkpoint, ready to give its parts to a step strategy.

@@ -48,6 +48,11 @@ pub struct RunConfig {
     pub log_every: u64,
     /// Checkpoints kept on disk (oldest removed first).
     pub keep_checkpoints: usize,
+    /// Stop once this many minutes went into training steps (samples, FID and checkpoints
+    /// not counted; a resumed run counts the time it had already spent): runs compared at
+    /// equal compute.
+    #[serde(default)]
+    pub max_minutes: Option<f64>,
 }
 
 impl Default for RunConfig {
@@ -61,6 +66,7 @@ impl Default for RunConfig {
             sample_every: 500,
             log_every: 10,
             keep_checkpoints: 2,
+            max_minutes: None,
         }
     }
 }
@@ -76,6 +82,9 @@ impl RunConfig {
         }
         if self.checkpoint_every == 0 || self.sample_every == 0 || self.log_every == 0 {
             return bad("--checkpoint-every, --sample-every and --log-every must be at least 1");
+        }
+        if self.max_minutes.is_some_and(|m| m.is_nan() || m <= 0.0) {
+            return bad("--minutes must be a positive number");
         }
         Ok(())
     }

@@ -132,6 +132,7 @@ where
                 step: 0,
                 batch_position: 0,
                 rng: SeededRng::derived(cfg.seed, &[3]).state(),
+                train_seconds: 0.0,
             };
             (fresh(), state, None)
         }
@@ -179,8 +180,10 @@ where
     let mut window_start = Instant::now();
     while state.step < cfg.steps {
         let factor = cfg.lr_schedule.factor(state.step, cfg.steps);
+        let step_start = Instant::now();
         let (next, report) = strategy.step(&mut || stream.next_batch(), factor, &mut rng);
         strategy = next;
+        state.train_seconds += step_start.elapsed().as_secs_f64();
         window_images += cfg.batch_size * report.batches;
         state.step += 1;
 
@@ -193,7 +196,10 @@ where
         let loss_at = |i: usize| report.losses.get(i).map_or(f64::NAN, |l| l.1);
         losses.push((state.step, loss_at(0), loss_at(1)));
 
-        let last = state.step == cfg.steps || Some(state.step) == opts.stop_after;
+        let out_of_time = cfg
+            .max_minutes
+            .is_some_and(|m| state.train_seconds >= m * 60.0);
+        let last = state.step == cfg.steps || Some(state.step) == opts.stop_after || out_of_time;
         if state.step % cfg.log_every == 0 || last {
             let secs = window_start.elapsed().as_secs_f64().max(1e-9);
             let mut values: Vec<(String, f64)> = report
@@ -246,7 +252,7 @@ where
             let s = tracker.settings;
             let net = strategy.output();
             let images = recipe.fid_samples(&net, s.samples, s.seed)?;
-            let (value, best) = tracker.record(state.step, &images)?;
+            let (value, best) = tracker.record(state.step, state.train_seconds, &images)?;
             bar.println(format!(
                 "step {}: FID {value:.2} ({} samples){}",
                 state.step,
@@ -279,6 +285,14 @@ where
             recipe.export(&strategy.output(), &model_file)?;
         }
         if Some(state.step) == opts.stop_after {
+            break;
+        }
+        if out_of_time {
+            bar.println(format!(
+                "stopped at step {}: {:.1} minutes of training (--minutes)",
+                state.step,
+                state.train_seconds / 60.0
+            ));
             break;
         }
     }

@@ -32,6 +32,9 @@ pub struct FidPoint {
     pub step: u64,
     pub fid: f64,
     pub samples: usize,
+    /// Seconds of training steps behind this generator (for FID against time).
+    #[serde(default)]
+    pub train_seconds: f64,
 }
 
 pub struct FidTracker<'a> {
@@ -80,7 +83,12 @@ impl<'a> FidTracker<'a> {
 
     /// Score `images` as the generator at `step`; returns the FID and whether it is the
     /// best so far (the caller then exports the generator with [`Self::best_model_path`]).
-    pub fn record(&mut self, step: u64, images: &[image::RgbImage]) -> Result<(f64, bool)> {
+    pub fn record(
+        &mut self,
+        step: u64,
+        train_seconds: f64,
+        images: &[image::RgbImage],
+    ) -> Result<(f64, bool)> {
         let feats = self.settings.extractor.features(images);
         let stats = FeatureStats::from_features(&feats, FEATURE_DIM)?;
         let fid = frechet_distance(&self.settings.real, &stats)?;
@@ -89,6 +97,7 @@ impl<'a> FidTracker<'a> {
             step,
             fid,
             samples: images.len(),
+            train_seconds,
         });
         self.write_history()?;
         plot_series(

@@ -103,12 +103,23 @@ impl RunLog {
 /// Line plot of named (step, value) series as a PNG; nothing is drawn with fewer than two
 /// points.
 pub fn plot_series(out: &Path, title: &str, y_desc: &str, series: &[Series]) -> Result<()> {
+    plot_series_over(out, title, "step", y_desc, series)
+}
+
+/// [`plot_series`] with another x axis (e.g. training seconds).
+pub fn plot_series_over(
+    out: &Path,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[Series],
+) -> Result<()> {
     if series.iter().all(|s| s.1.len() < 2) {
         return Ok(());
     }
     let (w, h) = (800u32, 450u32);
     let mut buf = vec![255u8; (w * h * 3) as usize];
-    draw(series, title, y_desc, &mut buf, (w, h)).map_err(|e| AtelierError::Write {
+    draw(series, title, (x_desc, y_desc), &mut buf, (w, h)).map_err(|e| AtelierError::Write {
         path: out.to_path_buf(),
         reason: format!("plotting failed: {e}"),
     })?;
@@ -135,7 +146,7 @@ pub type Series<'a> = (&'a str, Vec<(u64, f64)>, RGBColor);
 fn draw(
     series: &[Series],
     title: &str,
-    y_desc: &str,
+    (x_desc, y_desc): (&str, &str),
     buf: &mut [u8],
     size: (u32, u32),
 ) -> std::result::Result<(), String> {
@@ -169,7 +180,7 @@ fn draw(
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
-        .x_desc("step")
+        .x_desc(x_desc)
         .y_desc(y_desc)
         .draw()
         .map_err(|e| e.to_string())?;

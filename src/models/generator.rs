@@ -1,0 +1,364 @@
+//! What every image generator family (DCGAN, StyleGAN2) shares: the traits the generation
+//! recipe trains through, sampling helpers (sheets, seeded images for FID), and the model
+//! file as `generate`, `interpolate`, `eval` and the studio load it, whatever its family.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use super::dcgan::{DCGAN_GENERATOR_KIND, DcganGenerator, DcganGeneratorConfig};
+use super::model_file::{ModelMeta, load_into, model_kind, open_model};
+use super::stylegan2::{STYLEGAN2_GENERATOR_KIND, StyleGan2Generator, StyleGan2GeneratorConfig};
+use crate::error::{AtelierError, Result};
+use crate::imaging::grid::{make_grid, square_cols};
+use crate::imaging::tensor::{Range, tensor_to_images};
+use crate::util::rng::SeededRng;
+
+/// The generator families `train gan --arch` offers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum GanArch {
+    /// DCGAN (2016): transposed convolutions, pixel norm; the fast baseline.
+    #[default]
+    Dcgan,
+    /// StyleGAN2-style: mapping network, modulated convolutions, noise, skip outputs,
+    /// residual discriminator, lazy R1.
+    Stylegan2,
+}
+
+/// Where a generator's per-pixel noise comes from (StyleGAN2 has noise inputs; DCGAN
+/// ignores it).
+pub enum Noise<'a> {
+    /// Fresh Gaussian noise from the run's generator (training: resumable exactly).
+    Random(&'a mut SeededRng),
+    /// One fixed field per resolution, the same for every sample and every call
+    /// (sampling: a latent always gives the same image).
+    Fixed,
+}
+
+impl Noise<'_> {
+    /// A noise field [n, 1, h, w] (fixed noise: [1, 1, h, w], shared by the batch); `layer`
+    /// picks the fixed field.
+    pub fn field(
+        &mut self,
+        n: usize,
+        h: usize,
+        w: usize,
+        layer: usize,
+        device: &Device,
+    ) -> Tensor<4> {
+        match self {
+            Noise::Random(rng) => Tensor::from_data(
+                TensorData::new(rng.normal_vec(n * h * w), [n, 1, h, w]),
+                device,
+            ),
+            Noise::Fixed => {
+                let v = SeededRng::derived(0x5EED_0015E, &[layer as u64]).normal_vec(h * w);
+                Tensor::from_data(TensorData::new(v, [1, 1, h, w]), device)
+            }
+        }
+    }
+}
+
+/// A generator the generation recipe can train: latents (and classes) to images in [-1, 1].
+pub trait ImageGenerator: burn::module::Module {
+    fn latent_dim(&self) -> usize;
+    /// Images [N, 3, S, S] from `z` [N, latent_dim] and, for a conditional model, labels [N].
+    fn images(&self, z: Tensor<2>, labels: Option<Tensor<1, Int>>, noise: &mut Noise) -> Tensor<4>;
+}
+
+/// A discriminator the generation recipe can train: raw scores (logits) [N].
+pub trait ImageCritic: burn::module::Module {
+    fn score(&self, x: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<1>;
+}
+
+pub fn labels_for(n: usize, n_classes: usize, class: Option<usize>) -> Option<Vec<i64>> {
+    (n_classes > 0).then(|| {
+        (0..n)
+            .map(|i| class.unwrap_or(i % n_classes) as i64)
+            .collect()
+    })
+}
+
+/// Images from latents `z` (rows of `z_dim`) and optional labels, 64 at a time so large
+/// counts stay in bounded memory. `forward` maps one chunk (latents, labels) to images.
+fn render_chunks(
+    z_dim: usize,
+    z: &[f32],
+    labels: Option<&[i64]>,
+    device: &Device,
+    mut forward: impl FnMut(Tensor<2>, Option<&[i64]>) -> Tensor<4>,
+) -> Vec<RgbImage> {
+    let n = z.len() / z_dim;
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(64) {
+        let m = (n - start).min(64);
+        let zt = Tensor::from_data(
+            TensorData::new(z[start * z_dim..(start + m) * z_dim].to_vec(), [m, z_dim]),
+            device,
+        );
+        out.extend(tensor_to_images(
+            forward(zt, labels.map(|l| &l[start..start + m])),
+            Range::Signed,
+        ));
+    }
+    out
+}
+
+fn label_tensor(labels: Option<&[i64]>, device: &Device) -> Option<Tensor<1, Int>> {
+    labels.map(|l| Tensor::from_data(TensorData::new(l.to_vec(), [l.len()]), device))
+}
+
+/// Images from latents and optional labels, with fixed noise.
+pub fn render_images<G: ImageGenerator>(
+    g: &G,
+    z: &[f32],
+    labels: Option<&[i64]>,
+    device: &Device,
+) -> Vec<RgbImage> {
+    render_chunks(g.latent_dim(), z, labels, device, |zt, l| {
+        g.images(zt, label_tensor(l, device), &mut Noise::Fixed)
+    })
+}
+
+/// `n` images from seeded latents, classes cycling (what FID during training measures).
+pub fn seeded_images<G: ImageGenerator>(
+    g: &G,
+    n_classes: usize,
+    n: usize,
+    seed: u64,
+    device: &Device,
+) -> Vec<RgbImage> {
+    let z = SeededRng::new(seed).normal_vec(n * g.latent_dim());
+    let labels = labels_for(n, n_classes, None);
+    render_images(g, &z, labels.as_deref(), device)
+}
+
+/// The training-time sample sheet: fixed latents from `seed`; a conditional model gets
+/// one row per class (classes cycle along each row when there are more classes than rows).
+pub fn sample_sheet<G: ImageGenerator>(
+    g: &G,
+    n_classes: usize,
+    n: usize,
+    seed: u64,
+    device: &Device,
+) -> RgbImage {
+    let cols = if n_classes > 0 {
+        n.div_ceil(n_classes.min(n))
+    } else {
+        square_cols(n)
+    };
+    let z = SeededRng::new(seed).normal_vec(n * g.latent_dim());
+    let labels = (n_classes > 0).then(|| {
+        (0..n)
+            .map(|i| ((i / cols) % n_classes) as i64)
+            .collect::<Vec<_>>()
+    });
+    make_grid(&render_images(g, &z, labels.as_deref(), device), cols, 2)
+}
+
+/// A loaded generator network of either family. One exists per loaded model, so the
+/// variants' different sizes cost nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+pub enum GeneratorNet {
+    Dcgan(DcganGenerator),
+    Stylegan2(StyleGan2Generator),
+}
+
+/// A generator model file as loaded: the network, its settings and class names.
+pub struct LoadedGenerator {
+    pub net: GeneratorNet,
+    pub arch: GanArch,
+    pub z_dim: usize,
+    pub n_classes: usize,
+    /// Output side in pixels.
+    pub size: usize,
+    pub classes: Vec<String>,
+    pub trained_with: Option<String>,
+    pub device: Device,
+}
+
+impl LoadedGenerator {
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let bad = |reason: String| AtelierError::BadModel {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if !path.exists() {
+            return Err(bad(
+                "no such file (pass --model FILE or set ATELIER_MODEL; the default model ships in \
+                 the source tree's models/ folder)"
+                    .into(),
+            ));
+        }
+        let needs = "generate needs a generator model (train gan makes one)";
+        let kind = model_kind(path)?;
+        let check_classes = |n_classes: usize, meta: &ModelMeta| {
+            if n_classes != meta.classes.len() && n_classes > 0 {
+                return Err(bad(format!(
+                    "config has {} classes but the file names {}",
+                    n_classes,
+                    meta.classes.len()
+                )));
+            }
+            Ok(())
+        };
+        fn settings<C: serde::de::DeserializeOwned>(
+            meta: &ModelMeta,
+        ) -> std::result::Result<C, String> {
+            serde_json::from_str(&meta.config_json)
+                .map_err(|e| format!("its settings do not describe a {} ({e})", meta.kind))
+        }
+        let (net, arch, z_dim, n_classes, size, meta) = if kind == STYLEGAN2_GENERATOR_KIND {
+            let (meta, tensors) = open_model(path, STYLEGAN2_GENERATOR_KIND, needs)?;
+            let config: StyleGan2GeneratorConfig = settings(&meta).map_err(bad)?;
+            config.validate().map_err(|e| bad(e.to_string()))?;
+            check_classes(config.n_classes, &meta)?;
+            let g = load_into(config.init(device), tensors, device, path)?;
+            let net = GeneratorNet::Stylegan2(g);
+            (
+                net,
+                GanArch::Stylegan2,
+                config.z_dim,
+                config.n_classes,
+                config.size,
+                meta,
+            )
+        } else {
+            let (meta, tensors) = open_model(path, DCGAN_GENERATOR_KIND, needs)?;
+            let config: DcganGeneratorConfig = settings(&meta).map_err(bad)?;
+            config.validate().map_err(|e| bad(e.to_string()))?;
+            check_classes(config.n_classes, &meta)?;
+            let g = load_into(config.init(device), tensors, device, path)?;
+            let net = GeneratorNet::Dcgan(g);
+            (
+                net,
+                GanArch::Dcgan,
+                config.z_dim,
+                config.n_classes,
+                config.size,
+                meta,
+            )
+        };
+        Ok(Self {
+            net,
+            arch,
+            z_dim,
+            n_classes,
+            size,
+            classes: meta.classes,
+            trained_with: meta.trained_with,
+            device: device.clone(),
+        })
+    }
+
+    pub fn class_index(&self, name: &str) -> Result<usize> {
+        let unknown = || AtelierError::UnknownClass {
+            name: name.to_string(),
+            known: if self.classes.is_empty() {
+                "no classes (an unconditional model)".into()
+            } else {
+                self.classes.join(", ")
+            },
+        };
+        self.classes
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(unknown)
+    }
+
+    /// `n` latents for sampling. The truncation trick differs by family: DCGAN redraws
+    /// latent entries beyond ±`truncation`; StyleGAN2 draws plain latents and pulls w
+    /// towards its class mean by ψ = `truncation` in [`Self::render`].
+    pub fn draw_latents(&self, rng: &mut SeededRng, n: usize, truncation: Option<f32>) -> Vec<f32> {
+        match (&self.net, truncation) {
+            (GeneratorNet::Dcgan(_), Some(t)) => rng.truncated_normal_vec(n * self.z_dim, t),
+            _ => rng.normal_vec(n * self.z_dim),
+        }
+    }
+
+    /// Images from latents (rows of `z_dim`) and optional labels; `truncation` is ψ for a
+    /// StyleGAN2 model (DCGAN's truncation is in [`Self::draw_latents`]).
+    pub fn render(
+        &self,
+        z: Vec<f32>,
+        labels: Option<Vec<i64>>,
+        truncation: Option<f32>,
+    ) -> Vec<RgbImage> {
+        let device = &self.device;
+        match &self.net {
+            GeneratorNet::Dcgan(g) => render_images(g, &z, labels.as_deref(), device),
+            GeneratorNet::Stylegan2(g) => {
+                render_chunks(self.z_dim, &z, labels.as_deref(), device, |zt, l| {
+                    let [n, _] = zt.dims();
+                    let trunc = truncation.map(|psi| (psi, g.mean_w(l, n, device)));
+                    g.forward(zt, label_tensor(l, device), trunc, &mut Noise::Fixed)
+                })
+            }
+        }
+    }
+
+    /// StyleGAN2 style mixing: each image takes its coarse layers (those before
+    /// `from_layer`) from `coarse` and the rest from `fine`. `None` for DCGAN.
+    pub fn mix(
+        &self,
+        coarse: Vec<f32>,
+        fine: Vec<f32>,
+        labels: Option<Vec<i64>>,
+        from_layer: usize,
+        truncation: Option<f32>,
+    ) -> Option<Vec<RgbImage>> {
+        let GeneratorNet::Stylegan2(g) = &self.net else {
+            return None;
+        };
+        let device = &self.device;
+        let n = coarse.len() / self.z_dim;
+        let to_w = |z: Vec<f32>| {
+            let zt = Tensor::<2>::from_data(TensorData::new(z, [n, self.z_dim]), device);
+            let l = labels.as_deref();
+            let w = g.map(zt, label_tensor(l, device));
+            match truncation {
+                Some(psi) => {
+                    let mean = g.mean_w(l, n, device);
+                    mean.clone() + (w - mean).mul_scalar(psi)
+                }
+                None => w,
+            }
+        };
+        let (a, b) = (to_w(coarse), to_w(fine));
+        let cut = from_layer.min(g.num_ws());
+        let ws: Vec<Tensor<2>> = (0..g.num_ws())
+            .map(|i| if i < cut { a.clone() } else { b.clone() })
+            .collect();
+        Some(tensor_to_images(
+            g.synthesize(&ws, &mut Noise::Fixed),
+            Range::Signed,
+        ))
+    }
+
+    /// The number of per-layer latents a StyleGAN2 model takes (style mixing's layer range).
+    pub fn num_layers(&self) -> Option<usize> {
+        match &self.net {
+            GeneratorNet::Stylegan2(g) => Some(g.num_ws()),
+            GeneratorNet::Dcgan(_) => None,
+        }
+    }
+}
+
+/// The model-file metadata of a generator: its family's kind, settings and class names,
+/// and the command that trained it.
+pub fn generator_meta(
+    kind: &str,
+    config: &impl Serialize,
+    classes: &[String],
+    command: &str,
+) -> ModelMeta {
+    ModelMeta {
+        kind: kind.into(),
+        config_json: serde_json::to_string(config).expect("config serialises"),
+        classes: classes.to_vec(),
+        trained_with: Some(command.to_string()),
+    }
+}
