@@ -171,6 +171,9 @@ fn cycle_args(a: &Path, b: &Path, out: &Path) -> TranslateTrainOptions {
         "2",
         "--pool",
         "3",
+        // Augmentation draws from the run's RNG too: resume must still be exact.
+        "--augment",
+        "all",
         "--checkpoint-every",
         "2",
         "--sample-every",
@@ -362,9 +365,15 @@ fn seed_preset_trains_on_made_damage_pairs_and_side_by_side_pix2pix_runs() {
         "2",
         "--val",
         "1",
+        "--augment",
+        "all",
         "--out",
         p(&run),
         "--quiet",
     ]));
     assert!(run.join("eval.jsonl").exists());
+    // DiffAugment is recorded with the run's settings.
+    let config = std::fs::read_to_string(run.join("config.json")).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(config["recipe"]["augment"]["cutout"], true);
 }

@@ -27,6 +27,20 @@ impl AugmentPolicy {
     pub fn any(&self) -> bool {
         self.color || self.translation || self.cutout
     }
+
+    /// A fresh draw for a batch shaped `dims`; none when every augmentation is off, so
+    /// runs without augmentation draw exactly the random numbers they always did.
+    pub fn draw(&self, dims: [usize; 4], rng: &mut SeededRng) -> Option<AugmentDraw> {
+        self.any().then(|| AugmentDraw::new(*self, dims, rng))
+    }
+}
+
+/// `x` through `draw`, or unchanged without one.
+pub fn augment(draw: &Option<AugmentDraw>, x: Tensor<4>) -> Tensor<4> {
+    match draw {
+        Some(d) => d.apply(x),
+        None => x,
+    }
 }
 
 impl FromStr for AugmentPolicy {

@@ -23,6 +23,7 @@ use crate::metrics::paired::mean_l1;
 use crate::models::patchgan::PatchDiscriminator;
 use crate::models::translator::Translator;
 use crate::models::translator::{TranslatorMeta, save_translator, translate_batch};
+use crate::nn::diff_augment::{AugmentPolicy, augment};
 use crate::train::{GanRecipe, RunRecipe, StepLosses};
 use crate::util::rng::SeededRng;
 
@@ -77,6 +78,8 @@ pub struct CycleRecipe {
     /// Identity weight as a fraction of `lambda_cycle`.
     pub lambda_identity: f64,
     pub device: Device,
+    /// DiffAugment for what both discriminators see (a fresh draw per judgement).
+    pub augment: AugmentPolicy,
     /// Fixed images of each domain for the sample sheet.
     pub sheet_a: Vec<RgbImage>,
     pub sheet_b: Vec<RgbImage>,
@@ -101,6 +104,7 @@ impl CycleRecipe {
             lambda_cycle: 10.0,
             lambda_identity: 0.5,
             device,
+            augment: AugmentPolicy::default(),
             sheet_a: sheet.0,
             sheet_b: sheet.1,
             command,
@@ -149,8 +153,11 @@ impl GanRecipe for CycleRecipe {
         let mut pools = self.pools.borrow_mut();
         let fake_a = pools.0.query(fake_a, rng);
         let fake_b = pools.1.query(fake_b, rng);
-        let (ra, fa) = (d.a.flat_scores(a), d.a.flat_scores(fake_a));
-        let (rb, fb) = (d.b.flat_scores(b), d.b.flat_scores(fake_b));
+        let mut judge = |d: &crate::models::patchgan::PatchDiscriminator, x: Tensor<4>| {
+            d.flat_scores(augment(&self.augment.draw(x.dims(), rng), x))
+        };
+        let (ra, fa) = (judge(&d.a, a), judge(&d.a, fake_a));
+        let (rb, fb) = (judge(&d.b, b), judge(&d.b, fake_b));
         let loss =
             d_loss(self.loss, ra.clone(), fa.clone()) + d_loss(self.loss, rb.clone(), fb.clone());
         StepLosses {
@@ -169,14 +176,14 @@ impl GanRecipe for CycleRecipe {
         g: &CycleGenerators,
         d: &CycleDiscriminators,
         batch: &PairBatch,
-        _rng: &mut SeededRng,
+        rng: &mut SeededRng,
     ) -> StepLosses {
         let (a, b) = (batch.a(&self.device), batch.b(&self.device));
         let t = cycle_terms(|x| g.ab.forward(x), |x| g.ba.forward(x), a, b);
-        let (sa, sb) = (
-            d.a.flat_scores(t.fake_a.clone()),
-            d.b.flat_scores(t.fake_b.clone()),
-        );
+        let mut judge = |d: &crate::models::patchgan::PatchDiscriminator, x: Tensor<4>| {
+            d.flat_scores(augment(&self.augment.draw(x.dims(), rng), x))
+        };
+        let (sa, sb) = (judge(&d.a, t.fake_a.clone()), judge(&d.b, t.fake_b.clone()));
         // Our LSGAN generator loss is ½E[(s-1)²]; CycleGAN's is E[(s-1)²], relative to
         // which its λ were tuned.
         let adv_scale = if self.loss == GanLoss::Lsgan {
@@ -211,6 +218,7 @@ impl RunRecipe for CycleRecipe {
             "lambda_cycle": self.lambda_cycle,
             "lambda_identity": self.lambda_identity,
             "pool": self.pools.borrow().0.capacity(),
+            "augment": self.augment,
         })
     }
 

@@ -16,7 +16,7 @@ use crate::losses::adversarial::{
 };
 use crate::models::generator::{ImageCritic, ImageGenerator, Noise, sample_sheet, seeded_images};
 use crate::models::model_file::{ModelMeta, save_model};
-use crate::nn::diff_augment::{AugmentDraw, AugmentPolicy};
+use crate::nn::diff_augment::{AugmentPolicy, augment};
 use crate::train::{GanRecipe, RunRecipe, StepLosses};
 use crate::util::rng::SeededRng;
 
@@ -104,14 +104,6 @@ impl<G, D> GenerationRecipe<G, D> {
             .collect()
     }
 
-    /// A fresh augmentation draw for a batch shaped like `x` (none when augmentation is off,
-    /// so runs without it draw exactly the random numbers they always did).
-    fn augmentation(&self, x: &Tensor<4>, rng: &mut SeededRng) -> Option<AugmentDraw> {
-        self.augment
-            .any()
-            .then(|| AugmentDraw::new(self.augment, x.dims(), rng))
-    }
-
     /// This D step's R1 weight: γ, or with lazy regularisation γ·`r1_every` on a random
     /// one step in `r1_every` and 0 otherwise.
     fn r1_weight(&self, rng: &mut SeededRng) -> f64 {
@@ -129,13 +121,6 @@ impl<G, D> GenerationRecipe<G, D> {
     }
 }
 
-fn augmented(draw: &Option<AugmentDraw>, x: Tensor<4>) -> Tensor<4> {
-    match draw {
-        Some(d) => d.apply(x),
-        None => x,
-    }
-}
-
 impl<G: ImageGenerator, D: ImageCritic> GanRecipe for GenerationRecipe<G, D> {
     type D = D;
     type Batch = Batch;
@@ -147,15 +132,15 @@ impl<G: ImageGenerator, D: ImageCritic> GanRecipe for GenerationRecipe<G, D> {
         let fake = g
             .images(z, labels.clone(), &mut Noise::Random(rng))
             .detach();
-        let aug_real = self.augmentation(&real, rng);
-        let aug_fake = self.augmentation(&fake, rng);
-        let sr = d.score(augmented(&aug_real, real.clone()), labels.clone());
-        let sf = d.score(augmented(&aug_fake, fake.clone()), labels.clone());
+        let aug_real = self.augment.draw(real.dims(), rng);
+        let aug_fake = self.augment.draw(fake.dims(), rng);
+        let sr = d.score(augment(&aug_real, real.clone()), labels.clone());
+        let sf = d.score(augment(&aug_fake, fake.clone()), labels.clone());
         let mut loss = d_loss(self.loss, sr.clone(), sf.clone());
         let r1 = self.r1_weight(rng);
         if r1 > 0.0 {
             // The gradient through the same augmentation D just saw (as StyleGAN2-ADA).
-            let critic = |x: Tensor<4>| d.score(augmented(&aug_real, x), labels.clone());
+            let critic = |x: Tensor<4>| d.score(augment(&aug_real, x), labels.clone());
             let dirs = self.directions(&real, rng);
             loss = loss + r1_penalty(grad_norm_sq(critic, real.clone(), &dirs, PENALTY_EPS), r1);
         }
@@ -164,7 +149,7 @@ impl<G: ImageGenerator, D: ImageCritic> GanRecipe for GenerationRecipe<G, D> {
             let a =
                 Tensor::<4>::from_data(TensorData::new(alpha, [batch.n, 1, 1, 1]), &self.device);
             let mixed = real.clone() * a.clone() + fake * (a.neg().add_scalar(1.0));
-            let critic = |x: Tensor<4>| d.score(augmented(&aug_fake, x), labels.clone());
+            let critic = |x: Tensor<4>| d.score(augment(&aug_fake, x), labels.clone());
             let dirs = self.directions(&mixed, rng);
             loss = loss
                 + gradient_penalty(
@@ -183,8 +168,8 @@ impl<G: ImageGenerator, D: ImageCritic> GanRecipe for GenerationRecipe<G, D> {
         let labels = self.labels(batch);
         let z = self.latents(batch.n, g.latent_dim(), rng);
         let fake = g.images(z, labels.clone(), &mut Noise::Random(rng));
-        let aug = self.augmentation(&fake, rng);
-        let sf = d.score(augmented(&aug, fake), labels);
+        let aug = self.augment.draw(fake.dims(), rng);
+        let sf = d.score(augment(&aug, fake), labels);
         StepLosses {
             loss: g_loss(self.loss, sf.clone()),
             real_score: None,

@@ -18,6 +18,7 @@ use crate::metrics::paired::mean_l1;
 use crate::models::patchgan::PatchDiscriminator;
 use crate::models::translator::Translator;
 use crate::models::translator::{TranslatorMeta, save_translator, translate_batch};
+use crate::nn::diff_augment::{AugmentDraw, AugmentPolicy, augment};
 use crate::train::{GanRecipe, RunRecipe, StepLosses};
 use crate::util::rng::SeededRng;
 
@@ -28,6 +29,9 @@ pub struct PairedRecipe {
     pub pixel_weight: f64,
     /// D sees (A, B) concatenated (pix2pix) rather than B alone (the plain-mse preset).
     pub conditional_d: bool,
+    /// DiffAugment for what D sees: one draw per judgement, applied alike to A and to B
+    /// (real or generated), so a pair stays aligned.
+    pub augment: AugmentPolicy,
     pub device: Device,
     /// Fixed pairs for the sample sheet.
     pub sheet: Vec<(RgbImage, RgbImage)>,
@@ -37,7 +41,14 @@ pub struct PairedRecipe {
 }
 
 impl PairedRecipe {
-    fn judge(&self, d: &PatchDiscriminator, a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
+    fn judge(
+        &self,
+        d: &PatchDiscriminator,
+        a: Tensor<4>,
+        b: Tensor<4>,
+        draw: &Option<AugmentDraw>,
+    ) -> Tensor<1> {
+        let (a, b) = (augment(draw, a), augment(draw, b));
         if self.conditional_d {
             d.flat_scores(Tensor::cat(vec![a, b], 1))
         } else {
@@ -68,12 +79,13 @@ impl GanRecipe for PairedRecipe {
         g: &Translator,
         d: &PatchDiscriminator,
         batch: &PairBatch,
-        _rng: &mut SeededRng,
+        rng: &mut SeededRng,
     ) -> StepLosses {
         let (a, b) = (batch.a(&self.device), batch.b(&self.device));
         let fake = g.forward(a.clone()).detach();
-        let sr = self.judge(d, a.clone(), b);
-        let sf = self.judge(d, a, fake);
+        let draw = self.augment.draw(a.dims(), rng);
+        let sr = self.judge(d, a.clone(), b, &draw);
+        let sf = self.judge(d, a, fake, &draw);
         // Halved, as in pix2pix, so D learns more slowly than G.
         StepLosses {
             loss: d_loss(self.loss, sr.clone(), sf.clone()).mul_scalar(0.5),
@@ -87,11 +99,12 @@ impl GanRecipe for PairedRecipe {
         g: &Translator,
         d: &PatchDiscriminator,
         batch: &PairBatch,
-        _rng: &mut SeededRng,
+        rng: &mut SeededRng,
     ) -> StepLosses {
         let (a, b) = (batch.a(&self.device), batch.b(&self.device));
         let fake = g.forward(a.clone());
-        let sf = self.judge(d, a, fake.clone());
+        let draw = self.augment.draw(a.dims(), rng);
+        let sf = self.judge(d, a, fake.clone(), &draw);
         let loss =
             g_loss(self.loss, sf.clone()) + self.pixel.of(fake, b).mul_scalar(self.pixel_weight);
         StepLosses {
@@ -112,6 +125,7 @@ impl RunRecipe for PairedRecipe {
             "pixel": self.pixel,
             "pixel_weight": self.pixel_weight,
             "conditional_d": self.conditional_d,
+            "augment": self.augment,
         })
     }
 

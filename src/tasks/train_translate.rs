@@ -18,6 +18,7 @@ use crate::models::patchgan::PatchDiscriminatorConfig;
 use crate::models::resnet_gen::Upsample;
 use crate::models::translator::TranslatorMeta;
 use crate::models::translator::{GeneratorArch, TranslatorConfig};
+use crate::nn::diff_augment::AugmentPolicy;
 use crate::recipes::cyclegan::{CycleDiscriminators, CycleGenerators, CycleRecipe};
 use crate::recipes::pix2pix::{PairedRecipe, PixelLoss};
 use crate::train::{GanStepConfig, LrSchedule, RunConfig, TrainOutcome, run_gan};
@@ -119,6 +120,12 @@ pub struct TranslateTrainOptions {
     /// Paired: pairs held out for the validation L1 (eval.jsonl).
     #[arg(long, default_value_t = 16)]
     pub val: usize,
+    /// Differentiable augmentation of what D sees (DiffAugment): any of
+    /// color,translation,cutout, or all, or none. Paired: input and output get the same
+    /// transform, so pairs stay aligned.
+    #[arg(long, default_value = "none")]
+    #[serde(default)]
+    pub augment: AugmentPolicy,
     #[command(flatten)]
     #[serde(flatten)]
     pub run: RunFlags,
@@ -314,6 +321,7 @@ pub fn train_translate(
                 },
                 pixel_weight: args.pixel_weight,
                 conditional_d: conditional,
+                augment: args.augment,
                 device: train_device.clone(),
                 sheet,
                 val: val_pairs,
@@ -351,6 +359,7 @@ pub fn train_translate(
             );
             recipe.lambda_cycle = args.cycle_weight;
             recipe.lambda_identity = args.identity;
+            recipe.augment = args.augment;
             run_gan(
                 &recipe,
                 &cfg,
