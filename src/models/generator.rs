@@ -167,10 +167,79 @@ pub enum GeneratorNet {
     Stylegan2(StyleGan2Generator),
 }
 
+/// What loading needs of a family's generator settings.
+trait FamilyConfig: serde::de::DeserializeOwned {
+    type Net: burn::module::Module;
+    /// The model file's `atelier.kind`.
+    const KIND: &'static str;
+    fn check(&self) -> Result<()>;
+    fn build(&self, device: &Device) -> Self::Net;
+    /// (latent size, classes, output side).
+    fn dims(&self) -> (usize, usize, usize);
+}
+
+impl FamilyConfig for DcganGeneratorConfig {
+    type Net = DcganGenerator;
+    const KIND: &'static str = DCGAN_GENERATOR_KIND;
+    fn check(&self) -> Result<()> {
+        self.validate()
+    }
+    fn build(&self, device: &Device) -> DcganGenerator {
+        self.init(device)
+    }
+    fn dims(&self) -> (usize, usize, usize) {
+        (self.z_dim, self.n_classes, self.size)
+    }
+}
+
+impl FamilyConfig for StyleGan2GeneratorConfig {
+    type Net = StyleGan2Generator;
+    const KIND: &'static str = STYLEGAN2_GENERATOR_KIND;
+    fn check(&self) -> Result<()> {
+        self.validate()
+    }
+    fn build(&self, device: &Device) -> StyleGan2Generator {
+        self.init(device)
+    }
+    fn dims(&self) -> (usize, usize, usize) {
+        (self.z_dim, self.n_classes, self.size)
+    }
+}
+
+/// Open a generator file of family `C`: its settings (checked, and matching its class
+/// names), the network with the file's weights, and the metadata.
+fn open_family<C: FamilyConfig>(path: &Path, device: &Device) -> Result<(C, C::Net, ModelMeta)> {
+    let bad = |reason: String| AtelierError::BadModel {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let (meta, tensors) = open_model(
+        path,
+        C::KIND,
+        "generate needs a generator model (train gan makes one)",
+    )?;
+    let config: C = serde_json::from_str(&meta.config_json).map_err(|e| {
+        bad(format!(
+            "its settings do not describe a {} ({e})",
+            meta.kind
+        ))
+    })?;
+    config.check().map_err(|e| bad(e.to_string()))?;
+    let (_, n_classes, _) = config.dims();
+    if n_classes != meta.classes.len() && n_classes > 0 {
+        return Err(bad(format!(
+            "config has {} classes but the file names {}",
+            n_classes,
+            meta.classes.len()
+        )));
+    }
+    let net = load_into(config.build(device), tensors, device, path)?;
+    Ok((config, net, meta))
+}
+
 /// A generator model file as loaded: the network, its settings and class names.
 pub struct LoadedGenerator {
     pub net: GeneratorNet,
-    pub arch: GanArch,
     pub z_dim: usize,
     pub n_classes: usize,
     /// Output side in pixels.
@@ -182,69 +251,24 @@ pub struct LoadedGenerator {
 
 impl LoadedGenerator {
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let bad = |reason: String| AtelierError::BadModel {
-            path: path.to_path_buf(),
-            reason,
-        };
         if !path.exists() {
-            return Err(bad(
-                "no such file (pass --model FILE or set ATELIER_MODEL; the default model ships in \
-                 the source tree's models/ folder)"
+            return Err(AtelierError::BadModel {
+                path: path.to_path_buf(),
+                reason: "no such file (pass --model FILE or set ATELIER_MODEL; the default model \
+                         ships in the source tree's models/ folder)"
                     .into(),
-            ));
+            });
         }
-        let needs = "generate needs a generator model (train gan makes one)";
-        let kind = model_kind(path)?;
-        let check_classes = |n_classes: usize, meta: &ModelMeta| {
-            if n_classes != meta.classes.len() && n_classes > 0 {
-                return Err(bad(format!(
-                    "config has {} classes but the file names {}",
-                    n_classes,
-                    meta.classes.len()
-                )));
-            }
-            Ok(())
-        };
-        fn settings<C: serde::de::DeserializeOwned>(
-            meta: &ModelMeta,
-        ) -> std::result::Result<C, String> {
-            serde_json::from_str(&meta.config_json)
-                .map_err(|e| format!("its settings do not describe a {} ({e})", meta.kind))
-        }
-        let (net, arch, z_dim, n_classes, size, meta) = if kind == STYLEGAN2_GENERATOR_KIND {
-            let (meta, tensors) = open_model(path, STYLEGAN2_GENERATOR_KIND, needs)?;
-            let config: StyleGan2GeneratorConfig = settings(&meta).map_err(bad)?;
-            config.validate().map_err(|e| bad(e.to_string()))?;
-            check_classes(config.n_classes, &meta)?;
-            let g = load_into(config.init(device), tensors, device, path)?;
-            let net = GeneratorNet::Stylegan2(g);
-            (
-                net,
-                GanArch::Stylegan2,
-                config.z_dim,
-                config.n_classes,
-                config.size,
-                meta,
-            )
+        let (net, (z_dim, n_classes, size), meta) = if model_kind(path)? == STYLEGAN2_GENERATOR_KIND
+        {
+            let (c, g, meta) = open_family::<StyleGan2GeneratorConfig>(path, device)?;
+            (GeneratorNet::Stylegan2(g), c.dims(), meta)
         } else {
-            let (meta, tensors) = open_model(path, DCGAN_GENERATOR_KIND, needs)?;
-            let config: DcganGeneratorConfig = settings(&meta).map_err(bad)?;
-            config.validate().map_err(|e| bad(e.to_string()))?;
-            check_classes(config.n_classes, &meta)?;
-            let g = load_into(config.init(device), tensors, device, path)?;
-            let net = GeneratorNet::Dcgan(g);
-            (
-                net,
-                GanArch::Dcgan,
-                config.z_dim,
-                config.n_classes,
-                config.size,
-                meta,
-            )
+            let (c, g, meta) = open_family::<DcganGeneratorConfig>(path, device)?;
+            (GeneratorNet::Dcgan(g), c.dims(), meta)
         };
         Ok(Self {
             net,
-            arch,
             z_dim,
             n_classes,
             size,
@@ -315,17 +339,11 @@ impl LoadedGenerator {
         };
         let device = &self.device;
         let n = coarse.len() / self.z_dim;
+        let l = labels.as_deref();
+        let trunc = truncation.map(|psi| (psi, g.mean_w(l, n, device)));
         let to_w = |z: Vec<f32>| {
             let zt = Tensor::<2>::from_data(TensorData::new(z, [n, self.z_dim]), device);
-            let l = labels.as_deref();
-            let w = g.map(zt, label_tensor(l, device));
-            match truncation {
-                Some(psi) => {
-                    let mean = g.mean_w(l, n, device);
-                    mean.clone() + (w - mean).mul_scalar(psi)
-                }
-                None => w,
-            }
+            g.map_latents(zt, label_tensor(l, device), trunc.clone())
         };
         let (a, b) = (to_w(coarse), to_w(fine));
         let cut = from_layer.min(g.num_ws());

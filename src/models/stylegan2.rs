@@ -230,8 +230,23 @@ pub struct StyleGan2Generator {
 }
 
 impl StyleGan2Generator {
-    /// The mapping network: `z` [N, z_dim] (and class labels) → w [N, w_dim].
-    pub fn map(&self, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
+    /// The mapping network: `z` [N, z_dim] (and class labels) → w [N, w_dim], optionally
+    /// truncated towards `mean` (w = w̄ + ψ(w − w̄)). (Not `map`: that is burn's
+    /// `Module::map`.)
+    pub fn map_latents(
+        &self,
+        z: Tensor<2>,
+        labels: Option<Tensor<1, Int>>,
+        truncation: Option<(f32, Tensor<2>)>,
+    ) -> Tensor<2> {
+        let w = self.mapping_network(z, labels);
+        match truncation {
+            Some((psi, mean)) => mean.clone() + (w - mean).mul_scalar(psi),
+            None => w,
+        }
+    }
+
+    fn mapping_network(&self, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
         let [n, _] = z.dims();
         let mut x = pixel_norm_2d(z);
         match (&self.embed, labels) {
@@ -284,10 +299,7 @@ impl StyleGan2Generator {
         truncation: Option<(f32, Tensor<2>)>,
         noise: &mut Noise,
     ) -> Tensor<4> {
-        let mut w = self.map(z, labels);
-        if let Some((psi, mean)) = truncation {
-            w = mean.clone() + (w - mean).mul_scalar(psi);
-        }
+        let w = self.map_latents(z, labels, truncation);
         let ws = vec![w; self.num_ws()];
         self.synthesize(&ws, noise)
     }
@@ -301,7 +313,7 @@ impl StyleGan2Generator {
         let mean_of = |label: Option<i64>| {
             let l =
                 label.map(|l| Tensor::from_data(TensorData::new(vec![l; DRAWS], [DRAWS]), device));
-            self.map(z.clone(), l).mean_dim(0)
+            self.map_latents(z.clone(), l, None).mean_dim(0)
         };
         match labels {
             None => {

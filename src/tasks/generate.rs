@@ -173,7 +173,6 @@ mod tests {
         let config = crate::models::dcgan::DcganGeneratorConfig::new(32).with_n_classes(3);
         let g = LoadedGenerator {
             net: crate::models::generator::GeneratorNet::Dcgan(config.init(&device)),
-            arch: crate::models::generator::GanArch::Dcgan,
             z_dim: config.z_dim,
             n_classes: config.n_classes,
             size: config.size,
