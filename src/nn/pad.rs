@@ -4,6 +4,7 @@
 //! accept odd sizes and return the input's own size.
 
 use burn::prelude::*;
+use burn::tensor::ops::PadMode;
 
 /// Reflect-pad by `p` on every side (edge-replicate where the image is too small to reflect).
 pub fn reflect_pad(x: Tensor<4>, p: usize) -> Tensor<4> {
@@ -12,7 +13,7 @@ pub fn reflect_pad(x: Tensor<4>, p: usize) -> Tensor<4> {
     }
     let [_, _, h, w] = x.dims();
     let reflect = p < h && p < w;
-    pad_axis(pad_axis(x, 3, (p, p), reflect), 2, (p, p), reflect)
+    pad_hw(x, (p, p), (p, p), reflect)
 }
 
 /// Pad bottom and right so height and width are multiples of `m`; returns the original size.
@@ -23,15 +24,29 @@ pub fn pad_to_multiple(x: Tensor<4>, m: usize) -> (Tensor<4>, [usize; 2]) {
         return (x, [h, w]);
     }
     let reflect = ph < h && pw < w;
-    (
-        pad_axis(pad_axis(x, 3, (0, pw), reflect), 2, (0, ph), reflect),
-        [h, w],
-    )
+    (pad_hw(x, (0, ph), (0, pw), reflect), [h, w])
+}
+
+/// Pads height by `rows` and width by `cols` (each `(before, after)`), by reflection or by
+/// repeating the edge.
+///
+/// Inference goes to the backend's `pad` (the patched Flex writes each output row once).
+/// Under autodiff burn composes `pad` from a full-size `slice_assign` per border, which cost
+/// a quarter of a 1024×768 stylisation on the CPU (profiled, docs/performance.md), so
+/// training pads with one concatenation per axis, whose gradient is a slice.
+fn pad_hw(x: Tensor<4>, rows: (usize, usize), cols: (usize, usize), reflect: bool) -> Tensor<4> {
+    if x.is_autodiff() {
+        return pad_axis(pad_axis(x, 3, cols, reflect), 2, rows, reflect);
+    }
+    let mode = if reflect {
+        PadMode::Reflect
+    } else {
+        PadMode::Edge
+    };
+    x.pad([(0, 0), (0, 0), rows, cols], mode)
 }
 
 /// Pads one spatial axis by reflection (or by repeating the edge) with one concatenation.
-/// burn's `pad` writes each border into a fresh full-size tensor with `slice_assign`, which
-/// cost a quarter of a 1024×768 stylisation on the CPU (profiled, docs/performance.md).
 fn pad_axis(x: Tensor<4>, dim: usize, (before, after): (usize, usize), reflect: bool) -> Tensor<4> {
     if before == 0 && after == 0 {
         return x;
@@ -75,38 +90,43 @@ mod tests {
         let back = crop_to(p, size);
         let diff = (back - x).abs().max().into_scalar::<f32>();
         assert_eq!(diff, 0.0);
-        assert_eq!(
-            reflect_pad(Tensor::<4>::zeros([1, 1, 4, 4], &d), 3).dims(),
-            [1, 1, 10, 10]
-        );
-        // Values equal burn's own padding, reflect and edge, in both functions.
-        use burn::tensor::ops::PadMode;
-        let x = Tensor::<4>::random([2, 3, 6, 9], burn::tensor::Distribution::Default, &d);
-        let same = |a: Tensor<4>, b: Tensor<4>| {
-            assert_eq!(a.dims(), b.dims());
-            assert_eq!((a - b).abs().max().into_scalar::<f32>(), 0.0);
-        };
-        same(
-            reflect_pad(x.clone(), 3),
-            x.clone().pad((3, 3, 3, 3), PadMode::Reflect),
-        );
-        same(
-            pad_to_multiple(x.clone(), 4).0,
-            x.clone().pad((0, 3, 0, 2), PadMode::Reflect),
-        );
-        let small = Tensor::<4>::random([1, 2, 2, 3], burn::tensor::Distribution::Default, &d);
-        same(
-            reflect_pad(small.clone(), 2),
-            small.clone().pad((2, 2, 2, 2), PadMode::Edge),
-        );
-        same(
-            pad_to_multiple(small.clone(), 4).0,
-            small.pad((0, 1, 0, 2), PadMode::Edge),
-        );
         // Too small to reflect: edge padding instead of a panic.
         assert_eq!(
             reflect_pad(Tensor::<4>::zeros([1, 1, 2, 2], &d), 3).dims(),
             [1, 1, 8, 8]
         );
+    }
+
+    /// Inference (the backend's one-pass pad) and training (concatenations) pad alike, and
+    /// both equal reflection or edge replication written out by hand.
+    #[test]
+    fn inference_and_training_paths_pad_identically() {
+        let d = Device::flex();
+        let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+        // Row 0 of a 3×4 image, reflected by 2 and edge-replicated by 2.
+        let row: Vec<f32> = (0..12).map(|i| i as f32).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(row, [1, 1, 3, 4]), &d);
+        let top_row = |t: Tensor<4>| values(t.slice(s![.., .., 2..3, ..]));
+        assert_eq!(
+            top_row(reflect_pad(x.clone(), 2)),
+            [2., 1., 0., 1., 2., 3., 2., 1.]
+        );
+        let small = x.clone().slice(s![.., .., 0..2, 0..2]);
+        assert_eq!(
+            top_row(reflect_pad(small, 2)),
+            [0., 0., 0., 1., 1., 1.],
+            "too small to reflect: edge"
+        );
+        for dims in [[2, 3, 6, 9], [1, 2, 2, 3], [1, 1, 5, 7]] {
+            let x = Tensor::<4>::random(dims, burn::tensor::Distribution::Default, &d);
+            for p in [1, 2, 4] {
+                let infer = reflect_pad(x.clone(), p);
+                let train = reflect_pad(x.clone().autodiff(), p).inner();
+                assert_eq!(values(infer), values(train), "{dims:?} p {p}");
+            }
+            let infer = pad_to_multiple(x.clone(), 4).0;
+            let train = pad_to_multiple(x.clone().autodiff(), 4).0.inner();
+            assert_eq!(values(infer), values(train), "{dims:?} to a multiple of 4");
+        }
     }
 }

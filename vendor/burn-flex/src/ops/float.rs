@@ -255,6 +255,14 @@ impl FloatTensorOps<Flex> for Flex {
         crate::ops::flip::flip(tensor, axes)
     }
 
+    fn float_pad(
+        tensor: FloatTensor<Flex>,
+        padding: &[(usize, usize)],
+        mode: burn_std::PadMode,
+    ) -> FloatTensor<Flex> {
+        crate::ops::pad::pad(tensor, padding, mode)
+    }
+
     fn float_cat(tensors: Vec<FloatTensor<Flex>>, dim: usize) -> FloatTensor<Flex> {
         crate::ops::cat::cat(tensors, dim)
     }

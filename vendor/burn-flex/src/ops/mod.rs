@@ -115,6 +115,7 @@ pub mod mask;
 pub mod matmul;
 mod module;
 pub mod pool;
+pub mod pad;
 mod qtensor;
 pub mod reduce;
 pub mod repeat_dim;
