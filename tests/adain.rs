@@ -308,4 +308,31 @@ fn the_shipped_decoder_stylises_a_small_photo() {
         image_diff(&out, &original) > 5.0,
         "stylised equals the photo"
     );
+    // The lighter shipped decoder (relu3_1, width 32) is a `--model` away and paints
+    // differently from the default one.
+    let light =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/adain-decoder-light.safetensors");
+    let lo = dir.path().join("light.png");
+    ok(&atelier(&[
+        "stylize",
+        p(&photo),
+        "--style",
+        p(&style),
+        "--model",
+        p(&light),
+        "--vgg",
+        p(&vgg),
+        "-o",
+        p(&lo),
+    ]));
+    let light_out = image::open(&lo).unwrap().to_rgb8();
+    assert_eq!(light_out.dimensions(), (64, 48));
+    assert!(
+        image_diff(&light_out, &original) > 5.0,
+        "light equals the photo"
+    );
+    assert!(
+        image_diff(&light_out, &out) > 1.0,
+        "light equals the default"
+    );
 }
