@@ -124,18 +124,29 @@ fn pad_impl<E: Element + bytemuck::Pod + Send + Sync>(
             }
         }
     };
-    #[cfg(feature = "rayon")]
-    if total >= 1 << 16 {
-        use rayon::prelude::*;
-        out.par_chunks_mut(ow)
-            .enumerate()
-            .for_each(|(row, dst)| write_row(row, dst));
-        let bytes = Bytes::from_elems(out);
-        return FlexTensor::new(bytes, Layout::contiguous(out_shape), tensor.dtype());
-    }
-    out.chunks_mut(ow)
-        .enumerate()
-        .for_each(|(row, dst)| write_row(row, dst));
+    for_each_row(&mut out, ow, total >= 1 << 16, write_row);
     let bytes = Bytes::from_elems(out);
     FlexTensor::new(bytes, Layout::contiguous(out_shape), tensor.dtype())
+}
+
+/// Runs `f(row index, row)` over the rows of `out` (each `len` long), in parallel when
+/// `parallel` (and rayon is on).
+fn for_each_row<E: Send>(
+    out: &mut [E],
+    len: usize,
+    parallel: bool,
+    f: impl Fn(usize, &mut [E]) + Send + Sync,
+) {
+    #[cfg(feature = "rayon")]
+    if parallel {
+        use rayon::prelude::*;
+        out.par_chunks_mut(len)
+            .enumerate()
+            .for_each(|(row, dst)| f(row, dst));
+        return;
+    }
+    let _ = parallel;
+    out.chunks_mut(len)
+        .enumerate()
+        .for_each(|(row, dst)| f(row, dst));
 }
