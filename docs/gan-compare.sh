@@ -14,15 +14,9 @@ A=${ATELIER:-atelier}
 D=${ATELIER_DATA:-$ROOT/../shared/data}/paintings/kaokore/train
 export ATELIER_CACHE=$W/cache
 mkdir -p "$W" && cd "$W"
-python3 - "$D" <<'PY'
-import os, random, shutil, sys
-root = sys.argv[1]
-files = sorted(os.path.join(c, f) for c in os.listdir(root) for f in os.listdir(os.path.join(root, c)))
-random.seed(1)
-os.makedirs("ref_1000", exist_ok=True)
-for f in random.sample(files[0::2], 1000):
-    shutil.copy(os.path.join(root, f), os.path.join("ref_1000", f.replace("/", "_")))
-PY
+# shellcheck source=docs/fid-protocol.sh
+source "$ROOT/docs/fid-protocol.sh"
+split_reference
 COMMON="--data $D --conditional --size 64 --batch-size 16 --ema 0.999 --seed 1 --workers 1
   --steps 100000 --minutes $MIN --checkpoint-every 200 --sample-every 200 --fid-every 400
   --fid-samples 250 --fid-real ref_1000 --quiet"
@@ -34,12 +28,7 @@ $A --threads 1 train gan $COMMON --arch stylegan2 --width 16 --out runs/stylegan
 wait
 $A eval fid-curve --run runs/dcgan --run runs/stylegan2 -o fid-vs-time.png
 for arch in dcgan stylegan2; do
-  rm -rf "fake_$arch"
-  for c in $(ls "$D"); do
-    n=$(python3 -c "import os; print(round(500*len(os.listdir('$D/$c'))/5848))")
-    [ "$n" -gt 0 ] && $A generate --model "runs/$arch/generator.safetensors" --class "$c" \
-        --n "$n" --seed 11 --out-dir "fake_$arch/$c"
-  done
+  sample_like_train "runs/$arch/generator.safetensors" "fake_$arch"
   echo "$arch"
   $A eval fid --real ref_1000 --fake "fake_$arch" --json
   $A generate --model "runs/$arch/generator.safetensors" --n 64 --seed 3 --grid "$arch-grid.png"

@@ -117,6 +117,11 @@ impl CycleRecipe {
         self.device.clone().without_autodiff()
     }
 
+    /// `d`'s scores for `x`, through a fresh augmentation draw when augmentation is on.
+    fn judge(&self, d: &PatchDiscriminator, x: Tensor<4>, rng: &mut SeededRng) -> Tensor<1> {
+        d.flat_scores(augment(&self.augment.draw(x.dims(), rng), x))
+    }
+
     /// The B -> A generator's file beside the A -> B one.
     pub fn reverse_path(path: &Path) -> std::path::PathBuf {
         let stem = path
@@ -153,11 +158,8 @@ impl GanRecipe for CycleRecipe {
         let mut pools = self.pools.borrow_mut();
         let fake_a = pools.0.query(fake_a, rng);
         let fake_b = pools.1.query(fake_b, rng);
-        let mut judge = |d: &crate::models::patchgan::PatchDiscriminator, x: Tensor<4>| {
-            d.flat_scores(augment(&self.augment.draw(x.dims(), rng), x))
-        };
-        let (ra, fa) = (judge(&d.a, a), judge(&d.a, fake_a));
-        let (rb, fb) = (judge(&d.b, b), judge(&d.b, fake_b));
+        let (ra, fa) = (self.judge(&d.a, a, rng), self.judge(&d.a, fake_a, rng));
+        let (rb, fb) = (self.judge(&d.b, b, rng), self.judge(&d.b, fake_b, rng));
         let loss =
             d_loss(self.loss, ra.clone(), fa.clone()) + d_loss(self.loss, rb.clone(), fb.clone());
         StepLosses {
@@ -180,10 +182,10 @@ impl GanRecipe for CycleRecipe {
     ) -> StepLosses {
         let (a, b) = (batch.a(&self.device), batch.b(&self.device));
         let t = cycle_terms(|x| g.ab.forward(x), |x| g.ba.forward(x), a, b);
-        let mut judge = |d: &crate::models::patchgan::PatchDiscriminator, x: Tensor<4>| {
-            d.flat_scores(augment(&self.augment.draw(x.dims(), rng), x))
-        };
-        let (sa, sb) = (judge(&d.a, t.fake_a.clone()), judge(&d.b, t.fake_b.clone()));
+        let (sa, sb) = (
+            self.judge(&d.a, t.fake_a.clone(), rng),
+            self.judge(&d.b, t.fake_b.clone(), rng),
+        );
         // Our LSGAN generator loss is ½E[(s-1)²]; CycleGAN's is E[(s-1)²], relative to
         // which its λ were tuned.
         let adv_scale = if self.loss == GanLoss::Lsgan {
