@@ -272,3 +272,60 @@ fn the_temporal_term_adds_to_the_first_step_loss() {
     assert!(b > a * 1.001, "with the temporal term {b}, without {a}");
     assert!(b.is_finite());
 }
+
+#[test]
+fn fine_tuning_starts_from_the_trained_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixture(dir.path(), 10);
+    train(dir.path(), &fx, "base", &["--steps", "12"]);
+    let model = dir.path().join("base").join("style-network.safetensors");
+    train(
+        dir.path(),
+        &fx,
+        "tuned",
+        &["--steps", "2", "--fine-tune", p(&model)],
+    );
+    // Same seed, so the same first batch as the base run's first step: only the starting
+    // weights differ, and trained ones fit it better.
+    let (base, tuned) = (
+        losses(&dir.path().join("base")),
+        losses(&dir.path().join("tuned")),
+    );
+    assert!(
+        tuned[0] < 0.9 * base[0],
+        "fine-tuned first loss {} vs fresh {}",
+        tuned[0],
+        base[0]
+    );
+
+    // A network of another shape is refused before any training, naming both shapes.
+    let (vgg, styles, photos) = &fx;
+    let out = dir.path().join("bad");
+    fails_with(
+        &atelier(&[
+            "train",
+            "style",
+            "--style",
+            p(&styles[0]),
+            "--content",
+            p(photos),
+            "--size",
+            "32",
+            "--width",
+            "4",
+            "--blocks",
+            "1",
+            "--outer-kernel",
+            "3",
+            "--vgg",
+            p(vgg),
+            "--steps",
+            "1",
+            "--out",
+            p(&out),
+            "--fine-tune",
+            p(&model),
+        ]),
+        "that network has 2 styles, width 4, 1 blocks, outer kernel 3; this run asks for 1 styles",
+    );
+}

@@ -89,7 +89,15 @@ pub fn load_named_tensors<M: Module>(
                 }
                 Some(data) => {
                     let t = Tensor::<D>::from_data(data.convert::<f32>(), &self.device);
-                    param.map(|_| t)
+                    // Keep a trainable parameter trainable: a loaded network can be
+                    // fine-tuned (`train style --fine-tune`).
+                    param.map(|old| {
+                        if old.is_require_grad() {
+                            t.require_grad()
+                        } else {
+                            t
+                        }
+                    })
                 }
             }
         }
@@ -323,6 +331,48 @@ mod tests {
             .init(&dev);
         let err = load_named_tensors(wider, tensors, &dev).unwrap_err();
         assert!(err.contains("shape"), "{err}");
+    }
+
+    #[test]
+    fn a_network_loaded_for_training_is_trainable() {
+        let cfg = DcganGeneratorConfig::new(32).with_width(4).with_z_dim(8);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("g.safetensors");
+        let meta = ModelMeta {
+            kind: "dcgan-generator".into(),
+            config_json: "{}".into(),
+            classes: vec![],
+            trained_with: None,
+        };
+        save_model(&cfg.init(&Device::flex()), &meta, &p).unwrap();
+        let dev = Device::flex().autodiff();
+        let (_, tensors) = read_model(&p).unwrap();
+        let g = load_named_tensors(cfg.init(&dev), tensors, &dev).unwrap();
+        let z = Tensor::<2>::ones([2, 8], &dev);
+        let grads = g.forward(z, None).powf_scalar(2.0).sum().backward();
+        let mut with_grad = 0;
+        let mut params = 0;
+        g.visit(&mut GradCount {
+            grads: &grads,
+            with_grad: &mut with_grad,
+            params: &mut params,
+        });
+        assert!(params > 0);
+        assert_eq!(with_grad, params, "every loaded parameter gets a gradient");
+    }
+
+    struct GradCount<'a> {
+        grads: &'a burn::tensor::Gradients,
+        with_grad: &'a mut usize,
+        params: &'a mut usize,
+    }
+    impl ModuleVisitor for GradCount<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            *self.params += 1;
+            if param.val().grad(self.grads).is_some() {
+                *self.with_grad += 1;
+            }
+        }
     }
 
     #[test]

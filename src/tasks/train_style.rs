@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use burn::prelude::Device;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +13,7 @@ use crate::data::loader::{Stream, centre_square, default_workers};
 use crate::device::select;
 use crate::imaging::io::{LoadOptions, load_rgb, resize_long_side};
 use crate::losses::style_objective::LayerChoice;
-use crate::models::style_net::{StyleNetConfig, StyleNetMeta};
+use crate::models::style_net::{LoadedStyleNet, StyleNet, StyleNetConfig, StyleNetMeta};
 use crate::models::vgg::{VggConfig, parse_layers};
 use crate::recipes::style::{ContentCrops, StyleLossWeights, StyleRecipe};
 use crate::train::{LrSchedule, SingleStepConfig, TrainOutcome, run_single};
@@ -74,6 +75,11 @@ pub struct StyleTrainOptions {
     /// Content layers (default relu2_2; relu3_3 lets the style change more).
     #[arg(long)]
     pub content_layers: Option<String>,
+    /// Start from this trained style network's weights instead of random ones (fine-tuning,
+    /// e.g. a shipped network with --temporal-weight). Its shape and number of styles must
+    /// match --width, --blocks, --outer-kernel and --style.
+    #[arg(long)]
+    pub fine_tune: Option<PathBuf>,
     /// VGG16 weights, torchvision layout (default: $ATELIER_VGG16, the hub cache, the
     /// shared data, else a download of timm/vgg16.tv_in1k).
     #[arg(long)]
@@ -199,6 +205,10 @@ pub fn train_style(args: &StyleTrainOptions, launch: &Launch) -> anyhow::Result<
     let opts = launch.prepare(args, steps)?;
     let base = select(launch.device)?;
     let device = base.clone().autodiff();
+    let start = match &args.fine_tune {
+        Some(path) => Some(fine_tune_start(path, &args.network(), &device)?),
+        None => None,
+    };
     let vgg_path = VGG16.locate(args.vgg.as_deref())?;
     let vgg = VggConfig::new().load(&vgg_path, &device)?;
     let sheet: Vec<image::RgbImage> = content
@@ -244,7 +254,35 @@ pub fn train_style(args: &StyleTrainOptions, launch: &Launch) -> anyhow::Result<
         &step_cfg,
         &opts,
         &device,
-        || net.init(&device),
+        || start.clone().unwrap_or_else(|| net.init(&device)),
         |start| Ok(Stream::new(examples, bs, seed, workers, start)),
     )?)
+}
+
+/// The weights a `--fine-tune` run starts from: the trained network at `path`, which must
+/// have the shape the run's flags describe (a mismatch is named, with the flags to give).
+fn fine_tune_start(
+    path: &Path,
+    want: &StyleNetConfig,
+    device: &Device,
+) -> anyhow::Result<StyleNet> {
+    let loaded = LoadedStyleNet::load(path, device)?;
+    let have = &loaded.meta.network;
+    anyhow::ensure!(
+        (have.styles, have.width, have.blocks, have.outer_kernel)
+            == (want.styles, want.width, want.blocks, want.outer_kernel),
+        "--fine-tune {}: that network has {} styles, width {}, {} blocks, outer kernel {}; \
+         this run asks for {} styles, width {}, {} blocks, outer kernel {} \
+         (give as many --style and the matching --width, --blocks, --outer-kernel)",
+        path.display(),
+        have.styles,
+        have.width,
+        have.blocks,
+        have.outer_kernel,
+        want.styles,
+        want.width,
+        want.blocks,
+        want.outer_kernel
+    );
+    Ok(loaded.net)
 }
