@@ -262,13 +262,20 @@ where
 
     let spatial_out = out_d * out_h * out_w;
     let x_data: &[T] = x.storage();
+    // Atelier patch: each output position's valid window range is computed once per call,
+    // not per output element (the divisions in `valid_range_maxpool` dominated the op).
+    let ranges = |n: usize, kernel: usize, stride: usize, pad: usize, dilation: usize, input| {
+        (0..n)
+            .map(|o| valid_range_maxpool(o, kernel, stride, pad, dilation, input))
+            .collect::<Vec<_>>()
+    };
+    let kd_ranges = ranges(out_d, kernel_d, stride_d, pad_d, dilation_d, in_d);
+    let kh_ranges = ranges(out_h, kernel_h, stride_h, pad_h, dilation_h, in_h);
+    let kw_ranges = ranges(out_w, kernel_w, stride_w, pad_w, dilation_w, in_w);
     let kernel = |od: usize, oh: usize, ow: usize, x_offset: usize| {
-        let (kd_start, kd_end) =
-            valid_range_maxpool(od, kernel_d, stride_d, pad_d, dilation_d, in_d);
-        let (kh_start, kh_end) =
-            valid_range_maxpool(oh, kernel_h, stride_h, pad_h, dilation_h, in_h);
-        let (kw_start, kw_end) =
-            valid_range_maxpool(ow, kernel_w, stride_w, pad_w, dilation_w, in_w);
+        let (kd_start, kd_end) = kd_ranges[od];
+        let (kh_start, kh_end) = kh_ranges[oh];
+        let (kw_start, kw_end) = kw_ranges[ow];
 
         let mut max_val = neg_inf;
         let mut max_idx: i64 = -1;
