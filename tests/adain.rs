@@ -109,6 +109,46 @@ fn training_lowers_the_loss_resumes_exactly_and_the_decoder_stylises() {
     assert!(model.exists());
     assert!(run.join("samples.png").exists());
 
+    // --fine-tune starts from the trained decoder: the same first batch (same seed) fits
+    // better. A decoder of another shape is refused, naming both.
+    train(
+        dir.path(),
+        &fx,
+        "tuned",
+        &["--steps", "2", "--fine-tune", p(&model)],
+    );
+    let tuned = losses(&dir.path().join("tuned"));
+    assert!(
+        tuned[0] < 0.8 * straight[0],
+        "fine-tuned first loss {} vs fresh {}",
+        tuned[0],
+        straight[0]
+    );
+    let wide = dir.path().join("wide");
+    fails_with(
+        &atelier(&[
+            "train",
+            "adain",
+            "--style",
+            p(&fx.styles[0]),
+            "--content",
+            p(&fx.photos),
+            "--size",
+            "32",
+            "--width",
+            "16",
+            "--vgg",
+            p(&fx.vgg),
+            "--steps",
+            "1",
+            "--out",
+            p(&wide),
+            "--fine-tune",
+            p(&model),
+        ]),
+        r#""width":8}; this run's flags describe {"arch":"Vgg16","depth":"relu4_1","width":16}"#,
+    );
+
     train(dir.path(), &fx, "split", &["--steps", "12"]);
     let split = dir.path().join("split");
     train(

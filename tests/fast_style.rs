@@ -326,6 +326,6 @@ fn fine_tuning_starts_from_the_trained_network() {
             "--fine-tune",
             p(&model),
         ]),
-        "that network has 2 styles, width 4, 1 blocks, outer kernel 3; this run asks for 1 styles",
+        r#"that network is {"blocks":1,"outer_kernel":3,"styles":2,"width":4}; this run's flags describe {"blocks":1,"outer_kernel":3,"styles":1,"width":4}"#,
     );
 }

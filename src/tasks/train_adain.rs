@@ -7,12 +7,13 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use super::training::{
-    Launch, RunArgs, RunFlags, list_images, load_content, parse_betas, parse_crop_size,
+    Launch, RunArgs, RunFlags, check_fine_tune, list_images, load_content, parse_betas,
+    parse_crop_size,
 };
 use crate::data::loader::{Stream, centre_square, default_workers};
 use crate::device::select;
 use crate::imaging::io::{LoadOptions, load_rgb};
-use crate::models::adain::{AdainDecoderConfig, AdainMeta};
+use crate::models::adain::{AdainDecoderConfig, AdainMeta, LoadedAdain};
 use crate::models::vgg::VggConfig;
 use crate::recipes::adain::{AdainLossWeights, AdainRecipe, StyleBank, style_layers};
 use crate::recipes::style::ContentCrops;
@@ -67,6 +68,11 @@ pub struct AdainTrainOptions {
     /// timm/vgg16.tv_in1k).
     #[arg(long)]
     pub vgg: Option<PathBuf>,
+    /// Start from this trained decoder's weights instead of random ones (fine-tuning, e.g.
+    /// the shipped decoder with --temporal-weight). Its encoder, --depth and --width must
+    /// match.
+    #[arg(long)]
+    pub fine_tune: Option<PathBuf>,
     #[command(flatten)]
     #[serde(flatten)]
     pub run: RunFlags,
@@ -136,6 +142,14 @@ pub fn train_adain(args: &AdainTrainOptions, launch: &Launch) -> anyhow::Result<
         .with_arch(vgg.arch())
         .with_depth(args.depth.clone())
         .with_width(args.width);
+    let start = match &args.fine_tune {
+        Some(path) => {
+            let loaded = LoadedAdain::load(path, &device)?;
+            check_fine_tune(path, &loaded.meta.decoder, &decoder)?;
+            Some(loaded.decoder)
+        }
+        None => None,
+    };
     // StyleBank::build checks that the VGG has these layers, naming the file if not.
     let layers = style_layers(decoder.layer().map_err(anyhow::Error::msg)?);
     // Statistics on the plain device (no graph), kept on the training one.
@@ -202,7 +216,7 @@ pub fn train_adain(args: &AdainTrainOptions, launch: &Launch) -> anyhow::Result<
         &step_cfg,
         &opts,
         &device,
-        || decoder.init(&device),
+        || start.clone().unwrap_or_else(|| decoder.init(&device)),
         |start| Ok(Stream::new(examples, bs, seed, workers, start)),
     )?)
 }

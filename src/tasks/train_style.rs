@@ -8,7 +8,9 @@ use burn::prelude::Device;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::training::{Launch, RunArgs, RunFlags, load_content, parse_betas, parse_crop_size};
+use super::training::{
+    Launch, RunArgs, RunFlags, check_fine_tune, load_content, parse_betas, parse_crop_size,
+};
 use crate::data::loader::{Stream, centre_square, default_workers};
 use crate::device::select;
 use crate::imaging::io::{LoadOptions, load_rgb, resize_long_side};
@@ -259,30 +261,14 @@ pub fn train_style(args: &StyleTrainOptions, launch: &Launch) -> anyhow::Result<
     )?)
 }
 
-/// The weights a `--fine-tune` run starts from: the trained network at `path`, which must
-/// have the shape the run's flags describe (a mismatch is named, with the flags to give).
+/// The weights a `--fine-tune` run starts from: the trained network at `path`, of the shape
+/// the run's flags describe.
 fn fine_tune_start(
     path: &Path,
     want: &StyleNetConfig,
     device: &Device,
 ) -> anyhow::Result<StyleNet> {
     let loaded = LoadedStyleNet::load(path, device)?;
-    let have = &loaded.meta.network;
-    anyhow::ensure!(
-        (have.styles, have.width, have.blocks, have.outer_kernel)
-            == (want.styles, want.width, want.blocks, want.outer_kernel),
-        "--fine-tune {}: that network has {} styles, width {}, {} blocks, outer kernel {}; \
-         this run asks for {} styles, width {}, {} blocks, outer kernel {} \
-         (give as many --style and the matching --width, --blocks, --outer-kernel)",
-        path.display(),
-        have.styles,
-        have.width,
-        have.blocks,
-        have.outer_kernel,
-        want.styles,
-        want.width,
-        want.blocks,
-        want.outer_kernel
-    );
+    check_fine_tune(path, &loaded.meta.network, want)?;
     Ok(loaded.net)
 }

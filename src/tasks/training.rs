@@ -74,6 +74,24 @@ pub fn load_content(paths: &[PathBuf], exclude: &[String]) -> anyhow::Result<Vec
         .collect()
 }
 
+/// `--fine-tune FILE`: the trained network's settings (`have`, from the file) must be the
+/// ones this run's flags describe (`want`); otherwise name both, so the user sees which
+/// flags to change.
+pub fn check_fine_tune(
+    path: &std::path::Path,
+    have: &impl Serialize,
+    want: &impl Serialize,
+) -> anyhow::Result<()> {
+    let (have, want) = (serde_json::to_value(have)?, serde_json::to_value(want)?);
+    anyhow::ensure!(
+        have == want,
+        "--fine-tune {}: that network is {have}; this run's flags describe {want} \
+         (give the flags that match the file)",
+        path.display()
+    );
+    Ok(())
+}
+
 /// Options from flags as the CLI takes them (`["--data", "art/", "--steps", "500"]`),
 /// every flag not given at its default: how a caller other than the CLI builds a task's
 /// options without restating the defaults.
