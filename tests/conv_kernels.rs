@@ -5,9 +5,12 @@
 //! convolutions with output padding, batch 1 (the gemm-parallel path) and batches of several
 //! images (the item-parallel path), and sizes that span several tiles.
 
+mod common;
+
 use burn::prelude::*;
 use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use common::Lcg;
 
 #[derive(Clone, Copy, Debug)]
 struct Case {
@@ -82,25 +85,6 @@ fn for_each_tap(c: &Case, mut visit: impl FnMut(usize, usize, usize)) {
                 }
             }
         }
-    }
-}
-
-/// Deterministic values in [-1, 1) (a 64-bit LCG), so the test needs no device RNG.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-    fn vec(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.next()).collect()
-    }
-    fn below(&mut self, n: usize) -> usize {
-        ((self.next() + 1.0) * 0.5 * n as f32) as usize % n
     }
 }
 

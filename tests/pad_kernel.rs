@@ -3,8 +3,11 @@
 //! reflection, edge replication or the constant gives, per axis. Ranks 1 to 5, padding on
 //! any axes, asymmetric, up to the reflect limit, and non-contiguous (permuted) inputs.
 
+mod common;
+
 use burn::prelude::*;
 use burn::tensor::ops::PadMode;
+use common::Lcg;
 
 /// Output coordinate `j` of an axis of `n` values padded by `before`: its source, or None.
 fn source(j: usize, n: usize, before: usize, mode: PadMode) -> Option<usize> {
@@ -42,18 +45,6 @@ fn by_definition(x: &[f32], dims: &[usize], pads: &[(usize, usize)], mode: PadMo
             }
         })
         .collect()
-}
-
-/// A small deterministic generator, so a failure names a reproducible case.
-struct Lcg(u64);
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n
-    }
 }
 
 fn check<const D: usize>(rng: &mut Lcg, device: &Device) {

@@ -153,3 +153,24 @@ pub fn losses(run: &Path) -> Vec<f64> {
         })
         .collect()
 }
+
+/// Deterministic values in [-1, 1) (a 64-bit LCG): random test cases that need no device
+/// RNG and that a failure names reproducibly.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> f32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    pub fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.next()).collect()
+    }
+    /// An integer in 0..n.
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.next() + 1.0) * 0.5 * n as f32) as usize % n
+    }
+}
