@@ -1,10 +1,11 @@
-//! Benchmark: every convolution shape of the DCGAN 64 px step, the CycleGAN 128 px step and
-//! the shipped style network at 1024×768, timed op by op: the forward pass, the gradient
+//! Benchmark: every convolution shape of the DCGAN 64 px step, the CycleGAN 128 px step,
+//! the shipped style network at 1024×768 and a Gatys iteration at 512 px (VGG19 to conv3_2),
+//! timed op by op: the forward pass, the gradient
 //! for the input (backward-data) and the gradient for the weight (backward-weight). This is
 //! the profile behind `docs/performance.md`; `benches/reference/conv_ops.py` times the same
 //! shapes in PyTorch and `benches/run_conv_ops.sh` prints both side by side.
 //!
-//! cargo bench --bench conv_ops [-- --iters N] [--only dcgan|cyclegan|style] [--list]
+//! cargo bench --bench conv_ops [-- --iters N] [--only dcgan|cyclegan|style|gatys] [--list]
 //!
 //! `--list` prints the shapes (one JSON line each, untimed): the PyTorch twin reads them
 //! from its standard input, so the list lives here only. Otherwise one JSON line per
@@ -110,7 +111,25 @@ fn shapes() -> Vec<Shape> {
         conv("style", 1, 64, 32, (386, 514), 3, 1, 0, 1),
         conv("style", 1, 32, 16, (770, 1026), 3, 1, 0, 1),
         conv("style", 1, 16, 3, (776, 1032), 9, 1, 0, 1),
+        // A Gatys iteration at 512 px: VGG19 (zero padding 1) to conv3_2, forward and the
+        // gradient for the input only (the network's weights are frozen).
+        conv("gatys", 1, 3, 64, (512, 512), 3, 1, 1, 1),
+        conv("gatys", 1, 64, 64, (512, 512), 3, 1, 1, 1),
+        conv("gatys", 1, 64, 128, (256, 256), 3, 1, 1, 1),
+        conv("gatys", 1, 128, 128, (256, 256), 3, 1, 1, 1),
+        conv("gatys", 1, 128, 256, (128, 128), 3, 1, 1, 1),
+        conv("gatys", 1, 256, 256, (128, 128), 3, 1, 1, 1),
     ]
+}
+
+/// The ops a network runs on its convolutions: 0 forward, 1 backward-data, 2
+/// backward-weight. The style network is timed for inference; Gatys trains no weight.
+fn ops_of(net: &str) -> &'static [usize] {
+    match net {
+        "style" => &[0],
+        "gatys" => &[0, 1],
+        _ => &[0, 1, 2],
+    }
 }
 
 fn random(dims: [usize; 4], device: &Device) -> Tensor<4> {
@@ -213,8 +232,7 @@ fn main() {
             println!("{shape}");
             continue;
         }
-        let ops: &[usize] = if s.net == "style" { &[0] } else { &[0, 1, 2] };
-        for &op in ops {
+        for &op in ops_of(s.net) {
             let ms = time_op(&s, op, iters) * 1000.0;
             let mut line = shape.clone();
             line["op"] = ["forward", "backward_data", "backward_weight"][op].into();

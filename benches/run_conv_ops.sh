@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Time every convolution of the DCGAN step, the CycleGAN step and the shipped style network,
-# op by op, in Rust (burn Flex, CPU) and in PyTorch (CPU) on this machine, one after the
-# other, and print a table with the ratio and each op's share of its network's conv time.
-# Needs python3 with torch (PYTHON=/path/to/python to pick one). ONLY=dcgan|cyclegan|style.
+# Time every convolution of the DCGAN step, the CycleGAN step, the shipped style network and a
+# Gatys iteration, op by op, in Rust (burn Flex, CPU) and in PyTorch (CPU) on this machine,
+# one after the other, and print a table with the ratio and each op's share of its network's conv time.
+# Needs python3 with torch (PYTHON=/path/to/python to pick one). ONLY=dcgan|cyclegan|style|gatys.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ITERS=${ITERS:-5}

@@ -69,7 +69,7 @@ def main():
         torch.set_num_threads(a.threads)
     for line in sys.stdin:
         s = json.loads(line)
-        ops = [0] if s["net"] == "style" else [0, 1, 2]
+        ops = {"style": [0], "gatys": [0, 1]}.get(s["net"], [0, 1, 2])
         for op in ops:
             ms = time_op(s, op, a.iters) * 1000
             print(json.dumps({**s, "op": ["forward", "backward_data", "backward_weight"][op],
