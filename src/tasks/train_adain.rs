@@ -142,7 +142,8 @@ pub fn train_adain(args: &AdainTrainOptions, launch: &Launch) -> anyhow::Result<
         .with_arch(vgg.arch())
         .with_depth(args.depth.clone())
         .with_width(args.width);
-    let start = match &args.fine_tune {
+    // Loaded on --resume too: a run killed before its first checkpoint restarts from it.
+    let fine_tuned = match &args.fine_tune {
         Some(path) => {
             let loaded = LoadedAdain::load(path, &device)?;
             check_fine_tune(path, &loaded.meta.decoder, &decoder)?;
@@ -216,7 +217,7 @@ pub fn train_adain(args: &AdainTrainOptions, launch: &Launch) -> anyhow::Result<
         &step_cfg,
         &opts,
         &device,
-        || start.clone().unwrap_or_else(|| decoder.init(&device)),
+        || fine_tuned.clone().unwrap_or_else(|| decoder.init(&device)),
         |start| Ok(Stream::new(examples, bs, seed, workers, start)),
     )?)
 }

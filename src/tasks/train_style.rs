@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use burn::prelude::Device;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +14,7 @@ use crate::data::loader::{Stream, centre_square, default_workers};
 use crate::device::select;
 use crate::imaging::io::{LoadOptions, load_rgb, resize_long_side};
 use crate::losses::style_objective::LayerChoice;
-use crate::models::style_net::{LoadedStyleNet, StyleNet, StyleNetConfig, StyleNetMeta};
+use crate::models::style_net::{LoadedStyleNet, StyleNetConfig, StyleNetMeta};
 use crate::models::vgg::{VggConfig, parse_layers};
 use crate::recipes::style::{ContentCrops, StyleLossWeights, StyleRecipe};
 use crate::train::{LrSchedule, SingleStepConfig, TrainOutcome, run_single};
@@ -207,8 +206,13 @@ pub fn train_style(args: &StyleTrainOptions, launch: &Launch) -> anyhow::Result<
     let opts = launch.prepare(args, steps)?;
     let base = select(launch.device)?;
     let device = base.clone().autodiff();
-    let start = match &args.fine_tune {
-        Some(path) => Some(fine_tune_start(path, &args.network(), &device)?),
+    // Loaded on --resume too: a run killed before its first checkpoint restarts from it.
+    let fine_tuned = match &args.fine_tune {
+        Some(path) => {
+            let loaded = LoadedStyleNet::load(path, &device)?;
+            check_fine_tune(path, &loaded.meta.network, &args.network())?;
+            Some(loaded.net)
+        }
         None => None,
     };
     let vgg_path = VGG16.locate(args.vgg.as_deref())?;
@@ -256,19 +260,7 @@ pub fn train_style(args: &StyleTrainOptions, launch: &Launch) -> anyhow::Result<
         &step_cfg,
         &opts,
         &device,
-        || start.clone().unwrap_or_else(|| net.init(&device)),
+        || fine_tuned.clone().unwrap_or_else(|| net.init(&device)),
         |start| Ok(Stream::new(examples, bs, seed, workers, start)),
     )?)
-}
-
-/// The weights a `--fine-tune` run starts from: the trained network at `path`, of the shape
-/// the run's flags describe.
-fn fine_tune_start(
-    path: &Path,
-    want: &StyleNetConfig,
-    device: &Device,
-) -> anyhow::Result<StyleNet> {
-    let loaded = LoadedStyleNet::load(path, device)?;
-    check_fine_tune(path, &loaded.meta.network, want)?;
-    Ok(loaded.net)
 }
