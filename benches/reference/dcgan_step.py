@@ -80,10 +80,13 @@ def main():
         ld.backward()
         od.step()
         z = torch.randn(16, 128)
+        # D's weight gradients are not needed for G's update (Atelier skips them too).
+        d.requires_grad_(False)
         lg = F.softplus(-d(g(z))).mean()
         og.zero_grad(set_to_none=True)
         lg.backward()
         og.step()
+        d.requires_grad_(True)
         return ld.item(), lg.item()
 
     for _ in range(2):
