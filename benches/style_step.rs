@@ -61,6 +61,8 @@ fn main() {
             style: 1e4,
             tv: 10.0,
         };
+        // As `optim::image::optimize` does around its iterations.
+        let _keep = atelier::alloc::KeepFreedMemory::new();
         let mut obj = ImageObjective::new(&vgg, &layers, &targets, weights, size, size);
         let x = noise_image(n, 2);
         obj.eval(&x).unwrap(); // warm-up

@@ -5,6 +5,7 @@
 //! `recipes` (what each GAN family plugs into the engine), `tasks` (what users ask for),
 //! `cli` (flags -> tasks).
 
+pub mod alloc;
 pub mod cli;
 pub mod data;
 pub mod device;

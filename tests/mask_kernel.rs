@@ -37,7 +37,7 @@ fn mask_where_selects_exactly_on_every_path() {
         let mv: Vec<bool> = (0..n).map(|_| rng.next() > 0.1).collect();
         let m = Tensor::<2, Bool>::from_data(TensorData::new(mv.clone(), [rows, 37]), &dev);
         let want = by_definition(&tv, &mv, &vv);
-        let got = |out: Tensor<2>| out.into_data().to_vec::<f32>().unwrap();
+        let got = |out: Tensor<2>| out.into_data().try_to_vec::<f32>().unwrap();
 
         // Both operands owned: the kept tensor is written in place.
         assert_eq!(got(fresh(&tv).mask_where(m.clone(), fresh(&vv))), want);
@@ -64,7 +64,7 @@ fn mask_where_selects_exactly_on_every_path() {
     let row: Vec<bool> = (0..37).map(|_| rng.next() > 0.0).collect();
     let m = Tensor::<2, Bool>::from_data(TensorData::new(row.clone(), [1, 37]), &dev);
     let mv: Vec<bool> = (0..5).flat_map(|_| row.clone()).collect();
-    let out = t.mask_where(m, v).into_data().to_vec::<f32>().unwrap();
+    let out = t.mask_where(m, v).into_data().try_to_vec::<f32>().unwrap();
     assert_eq!(out, by_definition(&tv, &mv, &vv));
 }
 
@@ -78,7 +78,12 @@ fn relu_gradient_passes_only_where_the_input_was_positive() {
     let g = Tensor::<2>::from_data(TensorData::new(gv.clone(), [4, 999]), &dev);
     let loss = (burn::tensor::activation::relu(x.clone()) * g).sum();
     let grads = loss.backward();
-    let dx = x.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
+    let dx = x
+        .grad(&grads)
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let want: Vec<f32> = xv
         .iter()
         .zip(&gv)

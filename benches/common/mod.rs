@@ -49,6 +49,8 @@ where
     R::Batch: Clone,
 {
     use atelier::train::step::{adam, gan_step};
+    // As the training engine does around its steps.
+    let _keep = atelier::alloc::KeepFreedMemory::new();
     let mut rng = atelier::util::rng::SeededRng::new(1);
     let (mut opt_g, mut opt_d) = (adam((0.5, 0.999)), adam((0.5, 0.999)));
     let (mut g, mut d) = (g, d);

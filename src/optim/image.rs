@@ -66,6 +66,8 @@ pub fn optimize(
     observe: &mut Observer,
 ) -> Result<Vec<f32>> {
     let iters = opts.iters_at(scale);
+    // Every evaluation re-allocates the same buffers: keep freed memory mapped for them.
+    let _keep = crate::alloc::KeepFreedMemory::new();
     let (width, height) = (objective.width, objective.height);
     // The terms of the latest evaluation; with L-BFGS that is the accepted point.
     let last = std::cell::Cell::new(Terms::default());

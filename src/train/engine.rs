@@ -112,6 +112,8 @@ where
 {
     cfg.validate()?;
     let run = &opts.run_dir;
+    // Every step re-allocates the same buffers: keep freed memory mapped for them.
+    let _keep = crate::alloc::KeepFreedMemory::new();
 
     let resumed = if opts.resume {
         resume_newest_intact(recipe, run, &fresh)?
