@@ -15,8 +15,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// enum only ever grows at its end); libmimalloc-sys names no constant for it.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Live guards, and the purge delay to restore when the last one goes.
-static KEEPERS: Mutex<(usize, i64)> = Mutex::new((0, 0));
+/// Live guards, and the purge delay to restore when the last one goes (None when the
+/// first guard left it alone because the user set it).
+static KEEPERS: Mutex<(usize, Option<i64>)> = Mutex::new((0, None));
 
 /// While it lives, freed memory stays mapped for reuse instead of going back to the OS
 /// after mimalloc's purge delay (1 s). For iterative loops (training steps, image
@@ -32,7 +33,7 @@ impl KeepFreedMemory {
     pub fn new() -> Self {
         let mut keepers = KEEPERS.lock().unwrap_or_else(|e| e.into_inner());
         if keepers.0 == 0 && std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            keepers.1 = purge_delay_ms();
+            keepers.1 = Some(purge_delay_ms());
             set_purge_delay_ms(-1);
         }
         keepers.0 += 1;
@@ -50,8 +51,10 @@ impl Drop for KeepFreedMemory {
     fn drop(&mut self) {
         let mut keepers = KEEPERS.lock().unwrap_or_else(|e| e.into_inner());
         keepers.0 -= 1;
-        if keepers.0 == 0 && std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            set_purge_delay_ms(keepers.1);
+        if keepers.0 == 0
+            && let Some(ms) = keepers.1.take()
+        {
+            set_purge_delay_ms(ms);
         }
     }
 }

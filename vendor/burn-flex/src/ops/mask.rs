@@ -442,10 +442,7 @@ pub fn mask_where_f32(tensor: FlexTensor, mask: FlexTensor, value: FlexTensor) -
         {
             return mask_where::<f32>(tensor, mask, value);
         }
-        if tensor.layout().is_contiguous()
-            && mask.layout().is_contiguous()
-            && value.layout().is_contiguous()
-        {
+        if contiguous {
             let shape = tensor.layout().shape().clone();
             let len = shape.num_elements();
             let t_off = tensor.layout().start_offset();
