@@ -84,11 +84,12 @@ fn training_beats_the_classical_fill_and_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let data = striped_set(dir.path(), 12);
 
-    // Exact resume: 10 steps straight, or 5 then resumed to 10.
+    // Exact resume: 10 steps straight, or 5 then resumed to 10, with D's augmentation on
+    // (its draws come from the run's saved random stream).
     let straight = dir.path().join("straight");
-    train(&data, &straight, &["--steps", "10"]);
+    train(&data, &straight, &["--steps", "10", "--augment", "all"]);
     let split = dir.path().join("split");
-    train(&data, &split, &["--steps", "5"]);
+    train(&data, &split, &["--steps", "5", "--augment", "all"]);
     train(&data, &split, &["--resume", p(&split), "--steps", "10"]);
     for key in ["g_loss", "d_loss"] {
         let (a, b) = (column(&straight, key), column(&split, key));

@@ -149,6 +149,18 @@ impl AugmentDraw {
         }
     }
 
+    /// The same draw without its colour part: for a channel that must move with the image
+    /// but is not a colour (an inpainting mask).
+    pub fn geometric(&self) -> Self {
+        Self {
+            policy: AugmentPolicy {
+                color: false,
+                ..self.policy
+            },
+            ..self.clone()
+        }
+    }
+
     /// The augmented batch; differentiable in `x`.
     pub fn apply(&self, x: Tensor<4>) -> Tensor<4> {
         let [n, c, h, w] = x.dims();
@@ -289,6 +301,37 @@ mod tests {
             .max()
             .into_scalar();
         assert!(diff > 1e-2);
+    }
+
+    #[test]
+    fn the_geometric_part_moves_a_mask_with_its_image() {
+        let dev = Device::flex();
+        let dims = [3, 1, 16, 16];
+        let draw = AugmentDraw::new(all(), dims, &mut SeededRng::new(9));
+        let ones = Tensor::<4>::ones(dims, &dev);
+        let full = draw
+            .apply(ones.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let geo = draw
+            .geometric()
+            .apply(ones)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        // On a constant image colour only adds the brightness shift, so the full draw is
+        // (1 + shift) wherever the geometric draw keeps a pixel and 0 where it drops one.
+        for k in 0..3 {
+            let scale = 1.0 + draw.brightness[k];
+            let at = k * 256..(k + 1) * 256;
+            for (f, g) in full[at.clone()].iter().zip(&geo[at]) {
+                assert!(*g == 0.0 || *g == 1.0, "the mask stays binary: {g}");
+                assert!((f - g * scale).abs() < 1e-5, "{f} vs {g} x {scale}");
+            }
+        }
+        let dropped = geo.iter().filter(|v| **v == 0.0).count();
+        assert!(dropped > 0 && dropped < geo.len(), "{dropped}");
     }
 
     #[test]

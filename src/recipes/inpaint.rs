@@ -3,8 +3,9 @@
 //! with its mask (hinge loss).
 //!
 //! The generator's loss, for both its coarse and its refined output:
-//! - L1 on the holes and L1 on the rest, each a mean over its own pixels (so a thin crack
-//!   counts as much as a big loss);
+//! - L1 on the holes, a mean over hole pixels (so a thin crack counts as much as a big
+//!   loss); the generator returns every other pixel unchanged by construction, so there is
+//!   no loss on the rest;
 //! - perceptual: L1 between VGG16 features (relu1_2, relu2_2, relu3_3) of the refined
 //!   output and the original, each layer divided by the original's mean activation;
 //! - adversarial (hinge) on the composite: the original outside the holes, the fill inside.
@@ -25,6 +26,7 @@ use crate::models::inpaint::{
     save_inpainter, show_holes,
 };
 use crate::models::vgg::{Vgg, VggLayer};
+use crate::nn::diff_augment::{AugmentPolicy, augment};
 use crate::train::{GanRecipe, RunRecipe, StepLosses};
 use crate::util::atomic::write_atomic;
 use crate::util::rng::SeededRng;
@@ -36,7 +38,6 @@ pub const HELDOUT_FILE: &str = "heldout.txt";
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InpaintLossWeights {
     pub hole: f64,
-    pub valid: f64,
     pub perceptual: f64,
     pub adversarial: f64,
 }
@@ -44,6 +45,9 @@ pub struct InpaintLossWeights {
 pub struct InpaintRecipe {
     pub meta: InpaintMeta,
     pub weights: InpaintLossWeights,
+    /// Differentiable augmentation of what D sees: the image gets the whole draw, its mask
+    /// the same translation and cutout.
+    pub augment: AugmentPolicy,
     /// The perceptual loss network (absent when its weight is 0).
     pub vgg: Option<Vgg>,
     pub device: Device,
@@ -79,14 +83,26 @@ impl InpaintRecipe {
         (real, mask, fill)
     }
 
+    /// D's patch scores for `image` with its `mask`, through a fresh augmentation draw when
+    /// augmentation is on.
+    fn scores(
+        &self,
+        d: &SnPatchDiscriminator,
+        image: Tensor<4>,
+        mask: Tensor<4>,
+        rng: &mut SeededRng,
+    ) -> Tensor<1> {
+        let draw = self.augment.draw(image.dims(), rng);
+        let mask_draw = draw.as_ref().map(|d| d.geometric());
+        d.flat_scores(augment(&draw, image), augment(&mask_draw, mask))
+    }
+
     fn inference_device(&self) -> Device {
         self.device.clone().without_autodiff()
     }
 
     fn pixel_loss(&self, out: Tensor<4>, real: Tensor<4>, mask: Tensor<4>) -> Tensor<1> {
-        let keep = mask.clone().neg().add_scalar(1.0);
-        masked_l1(out.clone(), real.clone(), mask).mul_scalar(self.weights.hole)
-            + masked_l1(out, real, keep).mul_scalar(self.weights.valid)
+        masked_l1(out, real, mask).mul_scalar(self.weights.hole)
     }
 
     fn perceptual(&self, out: Tensor<4>, real: Tensor<4>) -> Option<Tensor<1>> {
@@ -135,12 +151,12 @@ impl GanRecipe for InpaintRecipe {
         g: &InpaintGenerator,
         d: &SnPatchDiscriminator,
         batch: &InpaintBatch,
-        _rng: &mut SeededRng,
+        rng: &mut SeededRng,
     ) -> StepLosses {
         let (real, mask, fill) = self.fill(g, batch);
         let fake = composite(real.clone(), fill.fine.detach(), mask.clone());
-        let sr = d.flat_scores(real, mask.clone());
-        let sf = d.flat_scores(fake, mask);
+        let sr = self.scores(d, real, mask.clone(), rng);
+        let sf = self.scores(d, fake, mask, rng);
         StepLosses {
             loss: d_loss(GanLoss::Hinge, sr.clone(), sf.clone()),
             real_score: Some(mean_score(GanLoss::Hinge, sr)),
@@ -153,7 +169,7 @@ impl GanRecipe for InpaintRecipe {
         g: &InpaintGenerator,
         d: &SnPatchDiscriminator,
         batch: &InpaintBatch,
-        _rng: &mut SeededRng,
+        rng: &mut SeededRng,
     ) -> StepLosses {
         let (real, mask, fill) = self.fill(g, batch);
         let mut loss = self.pixel_loss(fill.coarse, real.clone(), mask.clone())
@@ -161,7 +177,7 @@ impl GanRecipe for InpaintRecipe {
         if let Some(p) = self.perceptual(fill.fine.clone(), real.clone()) {
             loss = loss + p.mul_scalar(self.weights.perceptual);
         }
-        let sf = d.flat_scores(composite(real, fill.fine, mask.clone()), mask);
+        let sf = self.scores(d, composite(real, fill.fine, mask.clone()), mask, rng);
         loss = loss + g_loss(GanLoss::Hinge, sf.clone()).mul_scalar(self.weights.adversarial);
         StepLosses {
             loss,
@@ -175,7 +191,11 @@ impl RunRecipe for InpaintRecipe {
     type Net = InpaintGenerator;
 
     fn settings(&self) -> serde_json::Value {
-        serde_json::json!({ "inpainter": self.meta, "weights": self.weights })
+        serde_json::json!({
+            "inpainter": self.meta,
+            "weights": self.weights,
+            "augment": self.augment,
+        })
     }
 
     fn sample_sheet(&self, g: &InpaintGenerator) -> Result<RgbImage> {

@@ -18,6 +18,7 @@ use crate::metrics::fid::FeatureStats;
 use crate::models::inception::FEATURE_DIM;
 use crate::models::inpaint::{InpaintGeneratorConfig, InpaintMeta, SnPatchDiscriminatorConfig};
 use crate::models::vgg::VggConfig;
+use crate::nn::diff_augment::AugmentPolicy;
 use crate::recipes::inpaint::{InpaintLossWeights, InpaintRecipe};
 use crate::train::fid_monitor::FidSettings;
 use crate::train::{GanStepConfig, LrSchedule, TrainOutcome, run_gan};
@@ -67,15 +68,18 @@ pub struct InpaintTrainOptions {
     /// Weight of the L1 loss on the holes.
     #[arg(long, default_value_t = 1.0)]
     pub hole_weight: f64,
-    /// Weight of the L1 loss outside the holes.
-    #[arg(long, default_value_t = 1.0)]
-    pub valid_weight: f64,
     /// Weight of the perceptual (VGG16 feature) loss; 0 needs no VGG16.
     #[arg(long, default_value_t = 0.5)]
     pub perceptual_weight: f64,
     /// Weight of the adversarial (hinge) loss.
     #[arg(long, default_value_t = 0.05)]
     pub adversarial_weight: f64,
+    /// Differentiable augmentation of what D sees (DiffAugment): any of
+    /// color,translation,cutout, or all, or none. The mask moves with its image (translation
+    /// and cutout, no colour).
+    #[arg(long, default_value = "none")]
+    #[serde(default)]
+    pub augment: AugmentPolicy,
     /// Paintings held out for validation numbers (listed in RUN/heldout.txt).
     #[arg(long, default_value_t = 16)]
     pub val: usize,
@@ -138,7 +142,6 @@ impl InpaintTrainOptions {
         );
         for (name, v) in [
             ("--hole-weight", self.hole_weight),
-            ("--valid-weight", self.valid_weight),
             ("--perceptual-weight", self.perceptual_weight),
             ("--adversarial-weight", self.adversarial_weight),
         ] {
@@ -257,10 +260,10 @@ pub fn train_inpaint(args: &InpaintTrainOptions, launch: &Launch) -> anyhow::Res
         },
         weights: InpaintLossWeights {
             hole: args.hole_weight,
-            valid: args.valid_weight,
             perceptual: args.perceptual_weight,
             adversarial: args.adversarial_weight,
         },
+        augment: args.augment,
         vgg,
         device: device.clone(),
         sheet: val.iter().take(6).cloned().collect(),
