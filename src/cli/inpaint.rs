@@ -137,9 +137,12 @@ pub fn run(args: InpaintArgs, device: DeviceChoice) -> anyhow::Result<()> {
     let out = inpaint(&image, &prepared.mask, model.as_ref(), &opts, &device)?;
     save_image(&out, &args.output)?;
     super::status(format_args!(
-        "filled {:.1} % of the image ({:?}) into {}",
+        "filled {:.1} % of the image ({}) into {}",
         100.0 * crate::data::masks::hole_fraction(&prepared.mask),
-        args.method,
+        match args.method {
+            FillMethod::Gan => "the inpainting network",
+            FillMethod::Classic => "the diffusion fill",
+        },
         args.output.display()
     ));
     Ok(())
