@@ -130,10 +130,13 @@ fn training_beats_the_classical_fill_and_resumes_exactly() {
             .unwrap()
     };
     let (gan, classic, damaged) = (l1("gan"), l1("classic"), l1("damaged"));
+    eprintln!("L1 on the holes: GAN {gan:.4}, classic {classic:.4}, damaged {damaged:.4}");
     assert!(classic < damaged, "classic {classic} vs damaged {damaged}");
+    // Measured 0.060 against 0.155. The generator whose correction reached the known
+    // pixels (and so shrank to nothing under their L1 loss) got only to 0.126.
     assert!(
-        gan < classic,
-        "the trained GAN's L1 on the holes {gan} is not below the classical fill's {classic}"
+        gan < 0.6 * classic,
+        "the trained GAN's L1 on the holes {gan} is not well below the classical fill's {classic}"
     );
 }
 

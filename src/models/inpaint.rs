@@ -183,8 +183,8 @@ fn stage_input(image: Tensor<4>, mask: Tensor<4>) -> Tensor<4> {
 /// (as this was until the shipped model's retraining), every known pixel asked for a zero
 /// correction under an L1 loss, and L1 pulls an output to exactly zero: the last layer's
 /// weights shrank from their initial scale to a twentieth of it and the network filled
-/// holes with the diffusion fill alone (measured: the validation L1 on the holes did not
-/// move in its 7th digit over 300 steps).
+/// holes with the diffusion fill alone (measured at 64 px: the validation L1 on the holes
+/// stood at 0.0707 for 300 steps; masked, it fell to 0.0680 in the same time).
 fn corrected(image: Tensor<4>, stage: &GatedStage, mask: Tensor<4>) -> Tensor<4> {
     let delta = stage.forward(stage_input(image.clone(), mask.clone()));
     (image + delta * mask).clamp(-1.0, 1.0)
