@@ -62,7 +62,7 @@ impl Drop for KeepFreedMemory {
 /// The current purge delay in milliseconds (-1: never), as mimalloc reads it.
 // `c_long` is i64 here but i32 on Windows.
 #[allow(clippy::useless_conversion)]
-pub fn purge_delay_ms() -> i64 {
+fn purge_delay_ms() -> i64 {
     // Safety: reads a process-wide integer option.
     i64::from(unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) })
 }

@@ -246,13 +246,7 @@ fn fid_during_training_logs_plots_and_keeps_the_best_generator() {
         ]
     };
     ok(&train_tiny(&data, &run, &fid_flags("4")));
-    let history = |run: &Path| -> Vec<serde_json::Value> {
-        std::fs::read_to_string(run.join("fid.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
+    let history = |run: &Path| common::jsonl(run, "fid.jsonl");
     let h = history(&run);
     assert_eq!(
         h.iter()

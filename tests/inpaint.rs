@@ -1,13 +1,14 @@
 //! Inpainting end to end through the CLI: `train inpaint` on tiny synthetic paintings
 //! (flat colours with stripes) beats the classical fill on the holes and resumes exactly;
-//! the shipped model fills a small image; `atelier masks`; the errors.
+//! validation and FID numbers are logged while it trains; the shipped model fills a small
+//! image; `atelier masks`; the errors.
 //! Each run is its own process, so no test shares burn's device RNG with another.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{atelier, fails_with, ok, p};
+use common::{atelier, fails_with, jsonl, metric, ok, p};
 use image::{GrayImage, Luma, Rgb, RgbImage};
 
 /// `n` 32 px paintings of two flat colours in 2 px horizontal stripes, different colours
@@ -67,18 +68,6 @@ fn train(data: &Path, out: &Path, extra: &[&str]) -> String {
     ok(&atelier(&args))
 }
 
-fn column(run: &Path, key: &str) -> Vec<f64> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()[key]
-                .as_f64()
-                .unwrap()
-        })
-        .collect()
-}
-
 #[test]
 fn training_beats_the_classical_fill_and_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
@@ -92,7 +81,7 @@ fn training_beats_the_classical_fill_and_resumes_exactly() {
     train(&data, &split, &["--steps", "5", "--augment", "all"]);
     train(&data, &split, &["--resume", p(&split), "--steps", "10"]);
     for key in ["g_loss", "d_loss"] {
-        let (a, b) = (column(&straight, key), column(&split, key));
+        let (a, b) = (metric(&straight, key), metric(&split, key));
         assert_eq!(a.len(), 10);
         assert_eq!(a, b, "{key}: straight vs stopped and resumed");
     }
@@ -138,6 +127,52 @@ fn training_beats_the_classical_fill_and_resumes_exactly() {
         gan < 0.6 * classic,
         "the trained GAN's L1 on the holes {gan} is not well below the classical fill's {classic}"
     );
+}
+
+#[test]
+fn validation_and_fid_are_logged_during_training_and_the_best_model_kept() {
+    let Some(weights) = common::shared_data("weights/inception-v3-fid.safetensors") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = striped_set(dir.path(), 6);
+    let run = dir.path().join("run");
+    train(
+        &data,
+        &run,
+        &[
+            "--steps",
+            "4",
+            "--fid-every",
+            "2",
+            "--inception",
+            p(&weights),
+        ],
+    );
+    let fid = jsonl(&run, "fid.jsonl");
+    let steps: Vec<u64> = fid.iter().map(|v| v["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps, vec![2, 4]);
+    assert!(fid.iter().all(|v| v["fid"].as_f64().unwrap() > 0.0));
+    // Validation on the held-out paintings at the end of the run.
+    let last = jsonl(&run, "eval.jsonl").pop().expect("validation numbers");
+    assert_eq!(last["step"].as_u64(), Some(4));
+    let l1 = last["val_l1_holes"].as_f64().unwrap();
+    assert!(l1 > 0.0 && l1 < 1.0, "{l1}");
+    assert!(last["val_psnr"].as_f64().unwrap() > 5.0);
+    // The best-FID generator is a usable inpainting model.
+    let (ip, mp, img, mask) = damaged_fixture(dir.path());
+    let out = dir.path().join("best.png");
+    ok(&atelier(&[
+        "inpaint",
+        p(&ip),
+        "--mask",
+        p(&mp),
+        "--model",
+        p(&run.join("best-fid.safetensors")),
+        "-o",
+        p(&out),
+    ]));
+    assert_filled_only_holes(&out, &img, &mask);
 }
 
 fn shipped() -> PathBuf {

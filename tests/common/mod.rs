@@ -141,17 +141,26 @@ pub fn picture(w: u32, h: u32, k: u32) -> RgbImage {
     })
 }
 
-/// The `loss` column of a single-network run's `metrics.jsonl`.
-pub fn losses(run: &Path) -> Vec<f64> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
+/// The rows of a run's JSON-lines log `name` (`metrics.jsonl`, `eval.jsonl`, `fid.jsonl`).
+pub fn jsonl(run: &Path, name: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join(name))
         .unwrap()
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"]
-                .as_f64()
-                .unwrap()
-        })
+        .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// The `key` column of a run's `metrics.jsonl`.
+pub fn metric(run: &Path, key: &str) -> Vec<f64> {
+    jsonl(run, "metrics.jsonl")
+        .iter()
+        .map(|row| row[key].as_f64().unwrap())
+        .collect()
+}
+
+/// The `loss` column of a single-network run's `metrics.jsonl`.
+pub fn losses(run: &Path) -> Vec<f64> {
+    metric(run, "loss")
 }
 
 /// Deterministic values in [-1, 1) (a 64-bit LCG): random test cases that need no device

@@ -427,14 +427,12 @@ pub fn mask_where_f32(tensor: FlexTensor, mask: FlexTensor, value: FlexTensor) -
         let contiguous = tensor.layout().is_contiguous()
             && mask.layout().is_contiguous()
             && value.layout().is_contiguous();
-        if contiguous && tensor.is_unique() && tensor.layout().is_dense_unique_storage() {
+        // The in-place select reads both operands as f32.
+        let select = contiguous && value.dtype() == tensor.dtype();
+        if select && tensor.is_unique() && tensor.layout().is_dense_unique_storage() {
             return select_in_place_f32(tensor, &mask, &value, true);
         }
-        if contiguous
-            && value.dtype() == tensor.dtype()
-            && value.is_unique()
-            && value.layout().is_dense_unique_storage()
-        {
+        if select && value.is_unique() && value.layout().is_dense_unique_storage() {
             return select_in_place_f32(value, &mask, &tensor, false);
         }
         if (tensor.is_unique() && tensor.layout().is_dense_unique_storage())
