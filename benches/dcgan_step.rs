@@ -6,7 +6,7 @@
 //! `--arch stylegan2` times the StyleGAN2 networks of `train gan --arch stylegan2` instead
 //! (width 32, DiffAugment, no R1: lazy R1 adds about 1/16 of a D step's penalty passes).
 //!
-//! cargo bench --bench dcgan_step [-- --steps N] [--arch stylegan2 [--width W]]
+//! cargo bench --bench dcgan_step [-- --steps N] [--arch stylegan2|fastgan [--width W]]
 
 mod common;
 
@@ -14,6 +14,7 @@ use common::arg_or;
 
 use atelier::data::Batch;
 use atelier::losses::GanLoss;
+use atelier::models::fastgan::{FastGanDiscriminatorConfig, FastGanGeneratorConfig};
 use atelier::models::generator::{ImageCritic, ImageGenerator};
 use atelier::models::model_file::ModelMeta;
 use atelier::models::stylegan2::{ResidualDiscriminatorConfig, StyleGan2GeneratorConfig};
@@ -41,6 +42,19 @@ fn main() {
             let mut recipe = GenerationRecipe::new(ModelMeta::default(), 0, GanLoss::Ns, &device);
             recipe.augment = "all".parse().expect("a policy");
             time(&recipe, g, d, "stylegan2_64_step", steps, batch, size);
+        }
+        "fastgan" => {
+            let width = arg_or("--width", 16);
+            let g = FastGanGeneratorConfig::new(size)
+                .with_width(width)
+                .init(&device);
+            let d = FastGanDiscriminatorConfig::new(size)
+                .with_width(width)
+                .init(&device);
+            let mut recipe =
+                GenerationRecipe::new(ModelMeta::default(), 0, GanLoss::Hinge, &device);
+            recipe.augment = "all".parse().expect("a policy");
+            time(&recipe, g, d, "fastgan_64_step", steps, batch, size);
         }
         _ => {
             let g = DcganGeneratorConfig::new(size).init(&device);

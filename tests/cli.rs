@@ -337,6 +337,82 @@ fn with_metadata(src: &Path, dst: &Path, key: &str, value: &str) {
 }
 
 #[test]
+fn fastgan_trains_generates_interpolates_and_refuses_a_mislabelled_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::class_folder(&data, &[[200, 40, 40], [40, 40, 200]], 4, 32);
+    let run = tmp.path().join("run");
+    ok(&train_tiny(
+        &data,
+        &run,
+        &[
+            "--arch",
+            "fastgan",
+            "--conditional",
+            "--width",
+            "4",
+            "--steps",
+            "2",
+        ],
+    ));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    // FastGAN's defaults (its paper's) are written into run.json, so a resume keeps them.
+    assert_eq!(saved["loss"], "hinge");
+    assert_eq!(saved["lr_g"], 2e-4);
+    assert_eq!(saved["r1"], 0.0);
+    assert_eq!(saved["augment"]["translation"], true);
+    let model = run.join("generator.safetensors");
+    let grid = tmp.path().join("grid.png");
+    ok(&atelier(&[
+        "generate",
+        "--model",
+        p(&model),
+        "--n",
+        "4",
+        "--class",
+        "class-1",
+        "--truncation",
+        "0.7",
+        "--grid",
+        p(&grid),
+    ]));
+    assert_eq!(image::open(&grid).unwrap().width(), 2 * 32 + 3 * 2);
+    let strip = tmp.path().join("strip.png");
+    ok(&atelier(&[
+        "interpolate",
+        "--model",
+        p(&model),
+        "--frames",
+        "3",
+        "--class",
+        "class-0",
+        "-o",
+        p(&strip),
+    ]));
+    assert_eq!(image::open(&strip).unwrap().height(), 32 + 2 * 2);
+    fails_with(
+        &atelier(&[
+            "interpolate",
+            "--model",
+            p(&model),
+            "--mix-from",
+            "2",
+            "-o",
+            p(&strip),
+        ]),
+        "needs a StyleGAN2 model",
+    );
+    // A FastGAN file labelled as a StyleGAN2 one: a clear error, no panic.
+    let wrong_kind = tmp.path().join("wrong-kind.safetensors");
+    with_metadata(&model, &wrong_kind, "atelier.kind", "stylegan2-generator");
+    fails_with(
+        &atelier(&["generate", "--model", p(&wrong_kind), "--grid", p(&grid)]),
+        "its settings do not describe a stylegan2-generator",
+    );
+}
+
+#[test]
 fn stylegan2_trains_generates_mixes_and_refuses_mislabelled_files() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

@@ -29,8 +29,8 @@ pub struct GenerateArgs {
     pub class: Option<String>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Truncation trick (less variety, higher fidelity), e.g. 0.7. DCGAN: redraw latent
-    /// components beyond ±T; StyleGAN2: w pulled towards its class mean, ψ = T.
+    /// Truncation trick (less variety, higher fidelity), e.g. 0.7. DCGAN and FastGAN:
+    /// redraw latent components beyond ±T; StyleGAN2: w pulled towards its class mean, ψ = T.
     #[arg(long)]
     pub truncation: Option<f32>,
 }

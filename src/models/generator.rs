@@ -1,6 +1,7 @@
-//! What every image generator family (DCGAN, StyleGAN2) shares: the traits the generation
-//! recipe trains through, sampling helpers (sheets, seeded images for FID), and the model
-//! file as `generate`, `interpolate`, `eval` and the studio load it, whatever its family.
+//! What every image generator family (DCGAN, StyleGAN2, FastGAN) shares: the traits the
+//! generation recipe trains through, sampling helpers (sheets, seeded images for FID), and
+//! the model file as `generate`, `interpolate`, `eval` and the studio load it, whatever its
+//! family.
 
 use std::path::Path;
 
@@ -9,6 +10,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::dcgan::{DCGAN_GENERATOR_KIND, DcganGenerator, DcganGeneratorConfig};
+use super::fastgan::{FASTGAN_GENERATOR_KIND, FastGanGenerator, FastGanGeneratorConfig};
 use super::model_file::{ModelMeta, load_into, model_kind, open_model};
 use super::stylegan2::{STYLEGAN2_GENERATOR_KIND, StyleGan2Generator, StyleGan2GeneratorConfig};
 use crate::error::{AtelierError, Result};
@@ -26,6 +28,9 @@ pub enum GanArch {
     /// StyleGAN2-style: mapping network, modulated convolutions, noise, skip outputs,
     /// residual discriminator, lazy R1.
     Stylegan2,
+    /// FastGAN-style: gated up-sampling blocks with skip-layer excitation, a discriminator
+    /// that must also rebuild real images; quick to train on small collections.
+    Fastgan,
 }
 
 /// Where a generator's per-pixel noise comes from (StyleGAN2 has noise inputs; DCGAN
@@ -72,6 +77,18 @@ pub trait ImageGenerator: burn::module::Module {
 /// A discriminator the generation recipe can train: raw scores (logits) [N].
 pub trait ImageCritic: burn::module::Module {
     fn score(&self, x: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<1>;
+
+    /// Scores of real images, and a loss of D's own on them if it has one (FastGAN's
+    /// self-supervised reconstruction), added to D's loss in the same pass. `rng` is the
+    /// run's, so a critic that draws (which part to rebuild) resumes exactly.
+    fn score_real(
+        &self,
+        x: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
+        _rng: &mut SeededRng,
+    ) -> (Tensor<1>, Option<Tensor<1>>) {
+        (self.score(x, labels), None)
+    }
 }
 
 pub fn labels_for(n: usize, n_classes: usize, class: Option<usize>) -> Option<Vec<i64>> {
@@ -159,12 +176,13 @@ pub fn sample_sheet<G: ImageGenerator>(
     make_grid(&render_images(g, &z, labels.as_deref(), device), cols, 2)
 }
 
-/// A loaded generator network of either family. One exists per loaded model, so the
+/// A loaded generator network of any family. One exists per loaded model, so the
 /// variants' different sizes cost nothing worth a box.
 #[allow(clippy::large_enum_variant)]
 pub enum GeneratorNet {
     Dcgan(DcganGenerator),
     Stylegan2(StyleGan2Generator),
+    Fastgan(FastGanGenerator),
 }
 
 /// What loading needs of a family's generator settings.
@@ -199,6 +217,20 @@ impl FamilyConfig for StyleGan2GeneratorConfig {
         self.validate()
     }
     fn build(&self, device: &Device) -> StyleGan2Generator {
+        self.init(device)
+    }
+    fn dims(&self) -> (usize, usize, usize) {
+        (self.z_dim, self.n_classes, self.size)
+    }
+}
+
+impl FamilyConfig for FastGanGeneratorConfig {
+    type Net = FastGanGenerator;
+    const KIND: &'static str = FASTGAN_GENERATOR_KIND;
+    fn check(&self) -> Result<()> {
+        self.validate()
+    }
+    fn build(&self, device: &Device) -> FastGanGenerator {
         self.init(device)
     }
     fn dims(&self) -> (usize, usize, usize) {
@@ -259,10 +291,13 @@ impl LoadedGenerator {
                     .into(),
             });
         }
-        let (net, (z_dim, n_classes, size), meta) = if model_kind(path)? == STYLEGAN2_GENERATOR_KIND
-        {
+        let kind = model_kind(path)?;
+        let (net, (z_dim, n_classes, size), meta) = if kind == STYLEGAN2_GENERATOR_KIND {
             let (c, g, meta) = open_family::<StyleGan2GeneratorConfig>(path, device)?;
             (GeneratorNet::Stylegan2(g), c.dims(), meta)
+        } else if kind == FASTGAN_GENERATOR_KIND {
+            let (c, g, meta) = open_family::<FastGanGeneratorConfig>(path, device)?;
+            (GeneratorNet::Fastgan(g), c.dims(), meta)
         } else {
             let (c, g, meta) = open_family::<DcganGeneratorConfig>(path, device)?;
             (GeneratorNet::Dcgan(g), c.dims(), meta)
@@ -294,11 +329,13 @@ impl LoadedGenerator {
     }
 
     /// `n` latents for sampling. The truncation trick differs by family: DCGAN redraws
-    /// latent entries beyond ±`truncation`; StyleGAN2 draws plain latents and pulls w
+    /// (and FastGAN) latent entries beyond ±`truncation`; StyleGAN2 draws plain latents and pulls w
     /// towards its class mean by ψ = `truncation` in [`Self::render`].
     pub fn draw_latents(&self, rng: &mut SeededRng, n: usize, truncation: Option<f32>) -> Vec<f32> {
         match (&self.net, truncation) {
-            (GeneratorNet::Dcgan(_), Some(t)) => rng.truncated_normal_vec(n * self.z_dim, t),
+            (GeneratorNet::Dcgan(_) | GeneratorNet::Fastgan(_), Some(t)) => {
+                rng.truncated_normal_vec(n * self.z_dim, t)
+            }
             _ => rng.normal_vec(n * self.z_dim),
         }
     }
@@ -314,6 +351,7 @@ impl LoadedGenerator {
         let device = &self.device;
         match &self.net {
             GeneratorNet::Dcgan(g) => render_images(g, &z, labels.as_deref(), device),
+            GeneratorNet::Fastgan(g) => render_images(g, &z, labels.as_deref(), device),
             GeneratorNet::Stylegan2(g) => {
                 render_chunks(self.z_dim, &z, labels.as_deref(), device, |zt, l| {
                     let [n, _] = zt.dims();
@@ -360,7 +398,7 @@ impl LoadedGenerator {
     pub fn num_layers(&self) -> Option<usize> {
         match &self.net {
             GeneratorNet::Stylegan2(g) => Some(g.num_ws()),
-            GeneratorNet::Dcgan(_) => None,
+            GeneratorNet::Dcgan(_) | GeneratorNet::Fastgan(_) => None,
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod adain;
 pub mod budget;
 pub mod dcgan;
+pub mod fastgan;
 pub mod generator;
 pub mod inception;
 pub mod inpaint;

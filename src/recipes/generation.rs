@@ -1,5 +1,5 @@
 //! New images from noise, unconditional or class-conditional: one recipe for every
-//! generator family (DCGAN, StyleGAN2), generic over the networks.
+//! generator family (DCGAN, StyleGAN2, FastGAN), generic over the networks.
 //!
 //! The discriminator's loss, optional differentiable augmentation of everything D sees
 //! (DiffAugment), and penalties: R1 on real images (lazily, every `r1_every` D steps on
@@ -134,9 +134,12 @@ impl<G: ImageGenerator, D: ImageCritic> GanRecipe for GenerationRecipe<G, D> {
             .detach();
         let aug_real = self.augment.draw(real.dims(), rng);
         let aug_fake = self.augment.draw(fake.dims(), rng);
-        let sr = d.score(augment(&aug_real, real.clone()), labels.clone());
+        let (sr, own_loss) = d.score_real(augment(&aug_real, real.clone()), labels.clone(), rng);
         let sf = d.score(augment(&aug_fake, fake.clone()), labels.clone());
         let mut loss = d_loss(self.loss, sr.clone(), sf.clone());
+        if let Some(own) = own_loss {
+            loss = loss + own;
+        }
         let r1 = self.r1_weight(rng);
         if r1 > 0.0 {
             // The gradient through the same augmentation D just saw (as StyleGAN2-ADA).

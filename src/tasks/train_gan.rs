@@ -1,5 +1,6 @@
 //! Train an unconditional or class-conditional image generator on a folder (`atelier train
-//! gan`): DCGAN or StyleGAN2 (`--arch`), each with its own defaults for the flags left out.
+//! gan`): DCGAN, StyleGAN2 or FastGAN (`--arch`), each with its own defaults for the flags
+//! left out.
 
 use std::path::PathBuf;
 
@@ -14,6 +15,9 @@ use crate::device::select;
 use crate::losses::GanLoss;
 use crate::metrics::features::{FeatureExtractor, locate_weights};
 use crate::models::dcgan::DCGAN_GENERATOR_KIND;
+use crate::models::fastgan::{
+    FASTGAN_GENERATOR_KIND, FastGanDiscriminatorConfig, FastGanGeneratorConfig,
+};
 use crate::models::generator::{GanArch, generator_meta};
 use crate::models::model_file::ModelMeta;
 use crate::models::stylegan2::{
@@ -36,13 +40,14 @@ fn parse_size(s: &str) -> Result<usize, String> {
 /// depends on the architecture are options; [`GanTrainOptions::resolved`] fills them in.
 #[derive(Args, Debug, Clone, Serialize, Deserialize)]
 pub struct GanTrainOptions {
-    /// Generator family: dcgan (the 2016 baseline) or stylegan2 (mapping network,
-    /// modulated convolutions, residual D, lazy R1; see docs/generators.md).
+    /// Generator family: dcgan (the 2016 baseline), stylegan2 (mapping network, modulated
+    /// convolutions, residual D, lazy R1) or fastgan (skip-layer excitation, a
+    /// self-supervised D; the quickest to learn); see docs/generators.md.
     #[arg(long, value_enum, default_value_t = GanArch::Dcgan)]
     #[serde(default)]
     pub arch: GanArch,
     /// Differentiable augmentation of everything D sees: any of color,translation,cutout,
-    /// or all, or none [default: all for stylegan2, none for dcgan].
+    /// or all, or none [default: all for stylegan2 and fastgan, none for dcgan].
     #[arg(long)]
     #[serde(default)]
     pub augment: Option<AugmentPolicy>,
@@ -52,20 +57,21 @@ pub struct GanTrainOptions {
     /// Image size: 32, 64 or 128.
     #[arg(long, default_value_t = 64, value_parser = parse_size)]
     pub size: usize,
-    #[arg(long, value_enum, default_value_t = GanLoss::Ns)]
-    pub loss: GanLoss,
+    /// Adversarial loss [default: hinge for fastgan, ns otherwise].
+    #[arg(long, value_enum)]
+    pub loss: Option<GanLoss>,
     /// Class-conditional: each image's class is its first sub-folder under --data.
     #[arg(long)]
     pub conditional: bool,
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub batch_size: u32,
-    /// Generator learning rate [default: 2e-4 dcgan, 2e-3 stylegan2].
+    /// Generator learning rate [default: 2e-4 dcgan and fastgan, 2e-3 stylegan2].
     #[arg(long)]
     pub lr_g: Option<f64>,
-    /// Discriminator learning rate [default: 2e-4 dcgan, 2e-3 stylegan2].
+    /// Discriminator learning rate [default: 2e-4 dcgan and fastgan, 2e-3 stylegan2].
     #[arg(long)]
     pub lr_d: Option<f64>,
-    /// Adam betas of the generator [default: 0.5,0.999 dcgan; 0,0.99 stylegan2].
+    /// Adam betas of the generator [default: 0.5,0.999 dcgan and fastgan; 0,0.99 stylegan2].
     #[arg(long, value_parser = parse_betas)]
     pub betas_g: Option<(f32, f32)>,
     /// Adam betas of the discriminator [default: as --betas-g].
@@ -95,7 +101,8 @@ pub struct GanTrainOptions {
     #[arg(long)]
     pub lr_decay_start: Option<f64>,
     /// Base channel width of both networks [default: 64 dcgan (channels at 32 px, doubling
-    /// below); 32 stylegan2 (channels at the output size, doubling below, at most 8x)].
+    /// below); 32 stylegan2 (channels at the output size, doubling below, at most 8x);
+    /// 16 fastgan (half the channels at the output size)].
     #[arg(long)]
     pub width: Option<usize>,
     #[arg(long, default_value_t = 128)]
@@ -139,6 +146,7 @@ fn default_fid_samples() -> usize {
 /// The settings whose defaults depend on `--arch`, filled in.
 #[derive(Clone, Copy, Debug)]
 pub struct ArchSettings {
+    pub loss: GanLoss,
     pub width: usize,
     pub lr_g: f64,
     pub lr_d: f64,
@@ -153,21 +161,30 @@ impl GanTrainOptions {
     /// The flags given, and the architecture's defaults for those left out. StyleGAN2's are
     /// StyleGAN2-ADA's for small images: lr 2e-3 (equalised learning rate makes it safe),
     /// Adam betas (0, 0.99), R1 γ = 0.0002·64²/16 ≈ 0.05 every 16 steps, DiffAugment on.
+    /// FastGAN's are its paper's: hinge loss, lr 2e-4, betas (0.5, 0.999), DiffAugment on.
     pub fn arch_settings(&self) -> ArchSettings {
         let style = self.arch == GanArch::Stylegan2;
+        let fast = self.arch == GanArch::Fastgan;
         let betas_g = self
             .betas_g
             .unwrap_or(if style { (0.0, 0.99) } else { (0.5, 0.999) });
         let lr = if style { 2e-3 } else { 2e-4 };
         ArchSettings {
-            width: self.width.unwrap_or(if style { 32 } else { 64 }),
+            loss: self
+                .loss
+                .unwrap_or(if fast { GanLoss::Hinge } else { GanLoss::Ns }),
+            width: self.width.unwrap_or(match self.arch {
+                GanArch::Dcgan => 64,
+                GanArch::Stylegan2 => 32,
+                GanArch::Fastgan => 16,
+            }),
             lr_g: self.lr_g.unwrap_or(lr),
             lr_d: self.lr_d.unwrap_or(lr),
             betas_g,
             betas_d: self.betas_d.unwrap_or(betas_g),
             r1: self.r1.unwrap_or(if style { 0.05 } else { 0.0 }),
             r1_every: self.r1_every.unwrap_or(if style { 16 } else { 1 }),
-            augment: self.augment.unwrap_or(if style {
+            augment: self.augment.unwrap_or(if style || fast {
                 "all".parse().expect("a valid policy")
             } else {
                 AugmentPolicy::default()
@@ -180,6 +197,7 @@ impl GanTrainOptions {
     pub fn resolved(&self) -> Self {
         let a = self.arch_settings();
         Self {
+            loss: Some(a.loss),
             width: Some(a.width),
             lr_g: Some(a.lr_g),
             lr_d: Some(a.lr_d),
@@ -242,6 +260,22 @@ impl GanTrainOptions {
                 .with_n_classes(n_classes),
         )
     }
+
+    fn fastgan_configs(
+        &self,
+        n_classes: usize,
+    ) -> (FastGanGeneratorConfig, FastGanDiscriminatorConfig) {
+        let width = self.arch_settings().width;
+        (
+            FastGanGeneratorConfig::new(self.size)
+                .with_width(width)
+                .with_z_dim(self.z_dim)
+                .with_n_classes(n_classes),
+            FastGanDiscriminatorConfig::new(self.size)
+                .with_width(width)
+                .with_n_classes(n_classes),
+        )
+    }
 }
 
 impl RunArgs for GanTrainOptions {
@@ -275,6 +309,15 @@ fn check_gan_memory(args: &GanTrainOptions) -> anyhow::Result<()> {
                 g.activation_floats(),
             )
         }
+        GanArch::Fastgan => {
+            let (g, d) = args.fastgan_configs(0);
+            g.validate()?;
+            (
+                param_count(&g.init(&cpu)),
+                param_count(&d.init(&cpu)),
+                g.activation_floats(),
+            )
+        }
     };
     // The EMA generator is one more copy of G.
     let ema = u64::from(args.ema > 0.0);
@@ -282,7 +325,7 @@ fn check_gan_memory(args: &GanTrainOptions) -> anyhow::Result<()> {
     // A step runs G twice and D on real and fake images, plus two D passes per direction
     // of the finite-difference penalties (R1, WGAN-GP).
     let a = args.arch_settings();
-    let penalised = a.r1 > 0.0 || (args.loss == GanLoss::WganGp && args.gp_weight > 0.0);
+    let penalised = a.r1 > 0.0 || (a.loss == GanLoss::WganGp && args.gp_weight > 0.0);
     let passes = 5 + 2 * args.penalty_dirs as u64 * u64::from(penalised);
     let activations = u64::from(args.batch_size) * passes * per_image;
     check_training(params, activations, "lower --width or --batch-size")?;
@@ -308,7 +351,7 @@ fn generation_recipe<G, D>(
         sample_count: args.sample_count.max(1),
         sample_seed: args.run.seed.wrapping_add(1234),
         settings,
-        ..GenerationRecipe::new(meta, n_classes, args.loss, device)
+        ..GenerationRecipe::new(meta, n_classes, a.loss, device)
     }
 }
 
@@ -384,42 +427,28 @@ pub fn train_gan(args: &GanTrainOptions, launch: &Launch) -> anyhow::Result<Trai
     };
     let classes = &folder.classes.clone();
     let stream = |start| Ok(BatchLoader::new(folder, loader_cfg, start));
+    // Every family runs the same way; only the configs and the model file's kind differ.
+    macro_rules! run_family {
+        ($configs:ident, $kind:expr) => {{
+            let (g_config, d_config) = args.$configs(n_classes);
+            g_config.validate()?;
+            let meta = generator_meta($kind, &g_config, classes, &launch.command);
+            let settings = serde_json::json!({"generator": g_config, "discriminator": d_config});
+            run_gan(
+                &generation_recipe(args, n_classes, &train_device, meta, settings),
+                &cfg,
+                &step_cfg,
+                &opts,
+                &train_device,
+                || (g_config.init(&train_device), d_config.init(&train_device)),
+                stream,
+            )?
+        }};
+    }
     let outcome = match args.arch {
-        GanArch::Dcgan => {
-            let (g_config, d_config) = args.dcgan_configs(n_classes);
-            g_config.validate()?;
-            let meta = generator_meta(DCGAN_GENERATOR_KIND, &g_config, classes, &launch.command);
-            let settings = serde_json::json!({"generator": g_config, "discriminator": d_config});
-            run_gan(
-                &generation_recipe(args, n_classes, &train_device, meta, settings),
-                &cfg,
-                &step_cfg,
-                &opts,
-                &train_device,
-                || (g_config.init(&train_device), d_config.init(&train_device)),
-                stream,
-            )?
-        }
-        GanArch::Stylegan2 => {
-            let (g_config, d_config) = args.stylegan2_configs(n_classes);
-            g_config.validate()?;
-            let meta = generator_meta(
-                STYLEGAN2_GENERATOR_KIND,
-                &g_config,
-                classes,
-                &launch.command,
-            );
-            let settings = serde_json::json!({"generator": g_config, "discriminator": d_config});
-            run_gan(
-                &generation_recipe(args, n_classes, &train_device, meta, settings),
-                &cfg,
-                &step_cfg,
-                &opts,
-                &train_device,
-                || (g_config.init(&train_device), d_config.init(&train_device)),
-                stream,
-            )?
-        }
+        GanArch::Dcgan => run_family!(dcgan_configs, DCGAN_GENERATOR_KIND),
+        GanArch::Stylegan2 => run_family!(stylegan2_configs, STYLEGAN2_GENERATOR_KIND),
+        GanArch::Fastgan => run_family!(fastgan_configs, FASTGAN_GENERATOR_KIND),
     };
     Ok(outcome)
 }
