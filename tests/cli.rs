@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{atelier, fails_with, ok, p, train_tiny};
 
@@ -336,8 +336,9 @@ fn with_metadata(src: &Path, dst: &Path, key: &str, value: &str) {
     std::fs::write(dst, out).unwrap();
 }
 
-#[test]
-fn fastgan_trains_generates_interpolates_and_refuses_a_mislabelled_file() {
+/// A 2-step conditional run of `arch` on two flat colours at 32 px: the temporary folder,
+/// the data, the run directory and its saved `run.json`.
+fn train_conditional_tiny(arch: &str) -> (tempfile::TempDir, PathBuf, PathBuf, serde_json::Value) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     common::class_folder(&data, &[[200, 40, 40], [40, 40, 200]], 4, 32);
@@ -347,7 +348,7 @@ fn fastgan_trains_generates_interpolates_and_refuses_a_mislabelled_file() {
         &run,
         &[
             "--arch",
-            "fastgan",
+            arch,
             "--conditional",
             "--width",
             "4",
@@ -355,8 +356,14 @@ fn fastgan_trains_generates_interpolates_and_refuses_a_mislabelled_file() {
             "2",
         ],
     ));
-    let saved: serde_json::Value =
+    let saved =
         serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    (tmp, data, run, saved)
+}
+
+#[test]
+fn fastgan_trains_generates_interpolates_and_refuses_a_mislabelled_file() {
+    let (tmp, _, run, saved) = train_conditional_tiny("fastgan");
     // FastGAN's defaults (its paper's) are written into run.json, so a resume keeps them.
     assert_eq!(saved["loss"], "hinge");
     assert_eq!(saved["lr_g"], 2e-4);
@@ -391,48 +398,47 @@ fn fastgan_trains_generates_interpolates_and_refuses_a_mislabelled_file() {
         p(&strip),
     ]));
     assert_eq!(image::open(&strip).unwrap().height(), 32 + 2 * 2);
+    mixing_is_refused(&model, &strip);
+    // A FastGAN file labelled as a StyleGAN2 one: a clear error, no panic.
+    relabelled_kind_is_refused(&model, "stylegan2-generator", tmp.path());
+}
+
+/// Style mixing asked of a model that is not StyleGAN2: refused by name.
+fn mixing_is_refused(model: &Path, out: &Path) {
     fails_with(
         &atelier(&[
             "interpolate",
             "--model",
-            p(&model),
+            p(model),
             "--mix-from",
             "2",
             "-o",
-            p(&strip),
+            p(out),
         ]),
         "needs a StyleGAN2 model",
     );
-    // A FastGAN file labelled as a StyleGAN2 one: a clear error, no panic.
-    let wrong_kind = tmp.path().join("wrong-kind.safetensors");
-    with_metadata(&model, &wrong_kind, "atelier.kind", "stylegan2-generator");
+}
+
+/// `model` with its kind rewritten to `kind` (in `dir`): `generate` says the settings do
+/// not describe that kind.
+fn relabelled_kind_is_refused(model: &Path, kind: &str, dir: &Path) {
+    let wrong_kind = dir.join("wrong-kind.safetensors");
+    with_metadata(model, &wrong_kind, "atelier.kind", kind);
     fails_with(
-        &atelier(&["generate", "--model", p(&wrong_kind), "--grid", p(&grid)]),
-        "its settings do not describe a stylegan2-generator",
+        &atelier(&[
+            "generate",
+            "--model",
+            p(&wrong_kind),
+            "--grid",
+            p(&dir.join("wrong-kind.png")),
+        ]),
+        &format!("its settings do not describe a {kind}"),
     );
 }
 
 #[test]
 fn stylegan2_trains_generates_mixes_and_refuses_mislabelled_files() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    common::class_folder(&data, &[[200, 40, 40], [40, 40, 200]], 4, 32);
-    let run = tmp.path().join("run");
-    ok(&train_tiny(
-        &data,
-        &run,
-        &[
-            "--arch",
-            "stylegan2",
-            "--conditional",
-            "--width",
-            "4",
-            "--steps",
-            "2",
-        ],
-    ));
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    let (tmp, data, run, saved) = train_conditional_tiny("stylegan2");
     // The architecture's defaults are written into run.json, so a resume keeps them.
     assert_eq!(saved["lr_g"], 2e-3);
     assert_eq!(saved["r1_every"], 16);
@@ -471,26 +477,10 @@ fn stylegan2_trains_generates_mixes_and_refuses_mislabelled_files() {
     // Style mixing on a DCGAN model is refused by name.
     let dcgan = tmp.path().join("dcgan");
     ok(&train_tiny(&data, &dcgan, &["--steps", "1"]));
-    fails_with(
-        &atelier(&[
-            "interpolate",
-            "--model",
-            p(&dcgan.join("generator.safetensors")),
-            "--mix-from",
-            "2",
-            "-o",
-            p(&mix),
-        ]),
-        "needs a StyleGAN2 model",
-    );
+    mixing_is_refused(&dcgan.join("generator.safetensors"), &mix);
     // A StyleGAN2 file labelled as a DCGAN one, and one whose class names do not match its
     // settings: clear errors, no panic.
-    let wrong_kind = tmp.path().join("wrong-kind.safetensors");
-    with_metadata(&model, &wrong_kind, "atelier.kind", "dcgan-generator");
-    fails_with(
-        &atelier(&["generate", "--model", p(&wrong_kind), "--grid", p(&grid)]),
-        "its settings do not describe a dcgan-generator",
-    );
+    relabelled_kind_is_refused(&model, "dcgan-generator", tmp.path());
     let wrong_classes = tmp.path().join("wrong-classes.safetensors");
     with_metadata(
         &model,

@@ -30,8 +30,8 @@ use burn::tensor::activation::{leaky_relu, sigmoid, silu, tanh};
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, interpolate};
 use burn::tensor::ops::{AvgPoolOptions, InterpolateMode, InterpolateOptions};
 
-use super::generator::{ImageCritic, ImageGenerator, Noise};
-use crate::error::{AtelierError, Result};
+use super::generator::{ImageCritic, ImageGenerator, Noise, check_generator_dims, size_log2};
+use crate::error::Result;
 use crate::nn::conv::gan_init;
 use crate::nn::{SnConv2d, SnConv2dConfig, SnLinear, SnLinearConfig, pixel_norm};
 use crate::util::rng::SeededRng;
@@ -43,14 +43,7 @@ pub const FASTGAN_GENERATOR_KIND: &str = "fastgan-generator";
 const RECON_SIDE: usize = 32;
 
 fn log2_size(size: usize) -> Result<usize> {
-    match size {
-        32 => Ok(5),
-        64 => Ok(6),
-        128 => Ok(7),
-        other => Err(AtelierError::Config(format!(
-            "FastGAN supports sizes 32, 64 and 128, not {other}"
-        ))),
-    }
+    size_log2("FastGAN", size)
 }
 
 /// Generator channels at resolution `res`: 2× `width` at the two finest resolutions,
@@ -188,21 +181,10 @@ pub struct FastGanGenerator {
 impl FastGanGeneratorConfig {
     pub fn validate(&self) -> Result<()> {
         log2_size(self.size)?;
-        const LIMIT: usize = 1 << 16;
-        for (name, v) in [("width", self.width), ("z_dim", self.z_dim)] {
-            if v == 0 || v > LIMIT {
-                return Err(AtelierError::Config(format!(
-                    "{name} must be between 1 and {LIMIT}, got {v}"
-                )));
-            }
-        }
-        if self.n_classes > LIMIT {
-            return Err(AtelierError::Config(format!(
-                "{} classes is beyond what this generator can have",
-                self.n_classes
-            )));
-        }
-        Ok(())
+        check_generator_dims(
+            &[("width", self.width), ("z_dim", self.z_dim)],
+            self.n_classes,
+        )
     }
 
     pub fn init(&self, device: &Device) -> FastGanGenerator {

@@ -91,6 +91,38 @@ pub trait ImageCritic: burn::module::Module {
     }
 }
 
+/// log2 of a generator's output side, for the sizes the StyleGAN2 and FastGAN families build
+/// (32, 64, 128); `family` names it in the error.
+pub fn size_log2(family: &str, size: usize) -> Result<usize> {
+    match size {
+        32 => Ok(5),
+        64 => Ok(6),
+        128 => Ok(7),
+        other => Err(AtelierError::Config(format!(
+            "{family} supports sizes 32, 64 and 128, not {other}"
+        ))),
+    }
+}
+
+/// Refuse generator settings out of range before anything is built: each named size
+/// (width, latent sizes, layer counts) in 1..=65,536, and at most as many classes.
+pub fn check_generator_dims(sizes: &[(&str, usize)], n_classes: usize) -> Result<()> {
+    const LIMIT: usize = 1 << 16;
+    for &(name, v) in sizes {
+        if v == 0 || v > LIMIT {
+            return Err(AtelierError::Config(format!(
+                "{name} must be between 1 and {LIMIT}, got {v}"
+            )));
+        }
+    }
+    if n_classes > LIMIT {
+        return Err(AtelierError::Config(format!(
+            "{n_classes} classes is beyond what this generator can have"
+        )));
+    }
+    Ok(())
+}
+
 pub fn labels_for(n: usize, n_classes: usize, class: Option<usize>) -> Option<Vec<i64>> {
     (n_classes > 0).then(|| {
         (0..n)

@@ -20,8 +20,8 @@ use burn::prelude::*;
 use burn::tensor::module::{avg_pool2d, interpolate};
 use burn::tensor::ops::{AvgPoolOptions, InterpolateMode, InterpolateOptions};
 
-use super::generator::{ImageCritic, ImageGenerator, Noise};
-use crate::error::{AtelierError, Result};
+use super::generator::{ImageCritic, ImageGenerator, Noise, check_generator_dims, size_log2};
+use crate::error::Result;
 use crate::nn::equalized::{EqConv2d, EqLinear, ModConv2d, lrelu_gain};
 use crate::util::rng::SeededRng;
 
@@ -29,14 +29,7 @@ use crate::util::rng::SeededRng;
 pub const STYLEGAN2_GENERATOR_KIND: &str = "stylegan2-generator";
 
 fn log2_size(size: usize) -> Result<usize> {
-    match size {
-        32 => Ok(5),
-        64 => Ok(6),
-        128 => Ok(7),
-        other => Err(AtelierError::Config(format!(
-            "StyleGAN2 supports sizes 32, 64 and 128, not {other}"
-        ))),
-    }
+    size_log2("StyleGAN2", size)
 }
 
 /// Channels at resolution `res`: `width` at the output, doubling per halving, capped at
@@ -70,26 +63,15 @@ pub struct StyleGan2GeneratorConfig {
 impl StyleGan2GeneratorConfig {
     pub fn validate(&self) -> Result<()> {
         log2_size(self.size)?;
-        const LIMIT: usize = 1 << 16;
-        for (name, v) in [
-            ("width", self.width),
-            ("z_dim", self.z_dim),
-            ("w_dim", self.w_dim),
-            ("mapping_layers", self.mapping_layers),
-        ] {
-            if v == 0 || v > LIMIT {
-                return Err(AtelierError::Config(format!(
-                    "{name} must be between 1 and {LIMIT}, got {v}"
-                )));
-            }
-        }
-        if self.n_classes > LIMIT {
-            return Err(AtelierError::Config(format!(
-                "{} classes is beyond what this generator can have",
-                self.n_classes
-            )));
-        }
-        Ok(())
+        check_generator_dims(
+            &[
+                ("width", self.width),
+                ("z_dim", self.z_dim),
+                ("w_dim", self.w_dim),
+                ("mapping_layers", self.mapping_layers),
+            ],
+            self.n_classes,
+        )
     }
 
     pub fn init(&self, device: &Device) -> StyleGan2Generator {
