@@ -371,20 +371,7 @@ fn fastgan_trains_generates_interpolates_and_refuses_a_mislabelled_file() {
     assert_eq!(saved["augment"]["translation"], true);
     let model = run.join("generator.safetensors");
     let grid = tmp.path().join("grid.png");
-    ok(&atelier(&[
-        "generate",
-        "--model",
-        p(&model),
-        "--n",
-        "4",
-        "--class",
-        "class-1",
-        "--truncation",
-        "0.7",
-        "--grid",
-        p(&grid),
-    ]));
-    assert_eq!(image::open(&grid).unwrap().width(), 2 * 32 + 3 * 2);
+    truncated_grid_of_four(&model, &grid, &["--class", "class-1"]);
     let strip = tmp.path().join("strip.png");
     ok(&atelier(&[
         "interpolate",
@@ -401,6 +388,23 @@ fn fastgan_trains_generates_interpolates_and_refuses_a_mislabelled_file() {
     mixing_is_refused(&model, &strip);
     // A FastGAN file labelled as a StyleGAN2 one: a clear error, no panic.
     relabelled_kind_is_refused(&model, "stylegan2-generator", tmp.path());
+}
+
+/// `generate` draws 4 images of a 32 px `model` with truncation 0.7 into a 2×2 `grid`.
+fn truncated_grid_of_four(model: &Path, grid: &Path, extra: &[&str]) {
+    let base = [
+        "generate",
+        "--model",
+        p(model),
+        "--n",
+        "4",
+        "--truncation",
+        "0.7",
+        "--grid",
+        p(grid),
+    ];
+    ok(&atelier(&[&base[..], extra].concat()));
+    assert_eq!(image::open(grid).unwrap().width(), 2 * 32 + 3 * 2);
 }
 
 /// Style mixing asked of a model that is not StyleGAN2: refused by name.
@@ -445,18 +449,7 @@ fn stylegan2_trains_generates_mixes_and_refuses_mislabelled_files() {
     assert_eq!(saved["augment"]["cutout"], true);
     let model = run.join("generator.safetensors");
     let grid = tmp.path().join("grid.png");
-    ok(&atelier(&[
-        "generate",
-        "--model",
-        p(&model),
-        "--n",
-        "4",
-        "--truncation",
-        "0.7",
-        "--grid",
-        p(&grid),
-    ]));
-    assert_eq!(image::open(&grid).unwrap().width(), 2 * 32 + 3 * 2);
+    truncated_grid_of_four(&model, &grid, &[]);
     let mix = tmp.path().join("mix.png");
     ok(&atelier(&[
         "interpolate",

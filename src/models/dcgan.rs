@@ -13,7 +13,9 @@ use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 use serde::{Deserialize, Serialize};
 
-use super::generator::{ImageCritic, ImageGenerator, Noise};
+use super::generator::{
+    ImageCritic, ImageGenerator, Noise, class_projection, with_class_embedding,
+};
 use crate::error::{AtelierError, Result};
 use crate::nn::conv::gan_init;
 use crate::nn::{SnConv2d, SnConv2dConfig, SnLinear, SnLinearConfig, pixel_norm};
@@ -142,15 +144,7 @@ impl DcganGenerator {
     /// Returns images [N, 3, S, S] in [-1, 1].
     pub fn forward(&self, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
         let [n, _] = z.dims();
-        let x = match (&self.embed, labels) {
-            (Some(embed), Some(y)) => {
-                let e = embed.forward(y.reshape([n, 1]));
-                let [_, _, d] = e.dims();
-                Tensor::cat(vec![z, e.reshape([n, d])], 1)
-            }
-            (Some(_), None) => panic!("conditional generator needs labels"),
-            (None, _) => z,
-        };
+        let x = with_class_embedding(z, &self.embed, labels);
         let mut h = relu(pixel_norm(self.fc.forward(x).reshape([n, self.base, 4, 4])));
         for up in &self.ups {
             h = relu(pixel_norm(up.forward(h)));
@@ -248,17 +242,14 @@ impl DcganDiscriminator {
             h = leaky_relu(h, 0.2);
         }
         let [n, c, hh, ww] = h.dims();
-        let mut out = self
+        let out = self
             .head
             .forward(h.clone().reshape([n, c * hh * ww]))
             .reshape([n]);
-        if let (Some(embed), Some(y)) = (&self.embed, labels) {
-            // Projection term <embed(y), mean-pooled features>.
-            let pooled = h.mean_dims(&[2, 3]).reshape([n, c]);
-            let e = embed.forward(y.reshape([n, 1])).reshape([n, c]);
-            out = out + (pooled * e).sum_dim(1).reshape([n]);
+        match class_projection(&self.embed, labels, h.mean_dims(&[2, 3]).reshape([n, c])) {
+            Some(class) => out + class,
+            None => out,
         }
-        out
     }
 }
 

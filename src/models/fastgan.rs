@@ -30,7 +30,10 @@ use burn::tensor::activation::{leaky_relu, sigmoid, silu, tanh};
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, interpolate};
 use burn::tensor::ops::{AvgPoolOptions, InterpolateMode, InterpolateOptions};
 
-use super::generator::{ImageCritic, ImageGenerator, Noise, check_generator_dims, size_log2};
+use super::generator::{
+    ImageCritic, ImageGenerator, Noise, check_generator_dims, class_projection, size_log2,
+    with_class_embedding,
+};
 use crate::error::Result;
 use crate::nn::conv::gan_init;
 use crate::nn::{SnConv2d, SnConv2dConfig, SnLinear, SnLinearConfig, pixel_norm};
@@ -250,14 +253,7 @@ impl FastGanGenerator {
         noise: &mut Noise,
     ) -> Tensor<4> {
         let [n, _] = z.dims();
-        let x = match (&self.embed, labels) {
-            (Some(embed), Some(y)) => {
-                let e = embed.forward(y.reshape([n, 1])).reshape([n, self.z_dim]);
-                Tensor::cat(vec![z, e], 1)
-            }
-            (Some(_), None) => panic!("conditional generator needs labels"),
-            (None, _) => z,
-        };
+        let x = with_class_embedding(z, &self.embed, labels);
         let h = glu(pixel_norm(self.init.forward(x).reshape([
             n,
             2 * self.c4,
@@ -277,10 +273,6 @@ impl FastGanGenerator {
             self.to_rgb
                 .forward(feats.pop().expect("at least one block")),
         )
-    }
-
-    pub fn is_conditional(&self) -> bool {
-        self.embed.is_some()
     }
 }
 
@@ -442,15 +434,13 @@ impl FastGanDiscriminator {
             .forward(leaky_relu(self.head_mix.forward(f8.clone()), 0.2));
         let [n, ..] = logits.dims();
         let mut scores = logits.mean_dims(&[1, 2, 3]).reshape([n]);
-        match (&self.embed, labels) {
-            (Some(embed), Some(y)) => {
-                let c = f8.dims()[1];
-                let pooled = f8.clone().mean_dims(&[2, 3]).reshape([n, c]);
-                let e = embed.forward(y.reshape([n, 1])).reshape([n, c]);
-                scores = scores + (pooled * e).sum_dim(1).reshape([n]);
-            }
-            (Some(_), None) => panic!("conditional discriminator needs labels"),
-            (None, _) => {}
+        let c = f8.dims()[1];
+        if let Some(class) = class_projection(
+            &self.embed,
+            labels,
+            f8.clone().mean_dims(&[2, 3]).reshape([n, c]),
+        ) {
+            scores = scores + class;
         }
         Features {
             scores,

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use burn::nn::Embedding;
 use burn::prelude::*;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -121,6 +122,40 @@ pub fn check_generator_dims(sizes: &[(&str, usize)], n_classes: usize) -> Result
         )));
     }
     Ok(())
+}
+
+/// The generator's input for latents `z` [N, z_dim]: `z` alone, or with a conditional
+/// model's class embedding appended (DCGAN's and FastGAN's conditioning).
+pub fn with_class_embedding(
+    z: Tensor<2>,
+    embed: &Option<Embedding>,
+    labels: Option<Tensor<1, Int>>,
+) -> Tensor<2> {
+    let [n, _] = z.dims();
+    match (embed, labels) {
+        (Some(embed), Some(y)) => {
+            let e = embed.forward(y.reshape([n, 1]));
+            let [_, _, d] = e.dims();
+            Tensor::cat(vec![z, e.reshape([n, d])], 1)
+        }
+        (Some(_), None) => panic!("conditional generator needs labels"),
+        (None, _) => z,
+    }
+}
+
+/// A projection discriminator's class term (Miyato & Koyama 2018): ⟨embed(y), features⟩
+/// per sample, for features [N, C] pooled from D's last map; `None` without classes.
+pub fn class_projection(
+    embed: &Option<Embedding>,
+    labels: Option<Tensor<1, Int>>,
+    pooled: Tensor<2>,
+) -> Option<Tensor<1>> {
+    let (Some(embed), Some(y)) = (embed, labels) else {
+        return None;
+    };
+    let [n, c] = pooled.dims();
+    let e = embed.forward(y.reshape([n, 1])).reshape([n, c]);
+    Some((pooled * e).sum_dim(1).reshape([n]))
 }
 
 pub fn labels_for(n: usize, n_classes: usize, class: Option<usize>) -> Option<Vec<i64>> {
