@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generator families at equal training time on KaoKore 64 px, as in the README.
 # Usage: docs/gan-compare.sh WORK_DIR [MINUTES] [RUN...]
-#   RUN: dcgan, fastgan, fastgan-noaug, stylegan2 (default: dcgan fastgan); 60 minutes each.
+#   RUN: dcgan, dcgan-div, fastgan, fastgan-nodiv, fastgan-noaug, stylegan2
+#   (default: dcgan fastgan); 60 minutes each.
 # The runs go side by side, one thread each, so they share the machine alike (run as many
 # as there are cores). `--minutes` counts training steps only (FID measurements, samples and
 # checkpoints are not counted). The README's FID protocol follows: 500 samples per model,
@@ -24,12 +25,16 @@ source "$ROOT/docs/fid-protocol.sh"
 COMMON="--data $D --conditional --size 64 --batch-size 16 --ema 0.999 --seed 1 --workers 1
   --steps 100000 --minutes $MIN --checkpoint-every 200 --sample-every 200 --fid-every 400
   --fid-samples 250 --fid-real ref_1000 --quiet"
+# The shipped model's recipe: width 64, hinge, two time-scale learning rates.
+DCGAN="--width 64 --loss hinge --lr-g 1e-4 --lr-d 4e-4 --betas-g 0.0,0.9 --betas-d 0.0,0.9"
 flags() {
   case $1 in
-    # The shipped model's recipe: width 64, hinge, two time-scale learning rates.
-    dcgan) echo "--arch dcgan --width 64 --loss hinge --lr-g 1e-4 --lr-d 4e-4 --betas-g 0.0,0.9 --betas-d 0.0,0.9" ;;
+    dcgan) echo "--arch dcgan $DCGAN" ;;
+    # The same with FastGAN's default diversity term.
+    dcgan-div) echo "--arch dcgan $DCGAN --diversity 4" ;;
     # Width 8: a step costs about what DCGAN's does on this CPU.
     fastgan) echo "--arch fastgan --width 8" ;;
+    fastgan-nodiv) echo "--arch fastgan --width 8 --diversity 0" ;;
     fastgan-noaug) echo "--arch fastgan --width 8 --augment none" ;;
     stylegan2) echo "--arch stylegan2 --width 16" ;;
     *) echo "unknown run $1" >&2; exit 2 ;;

@@ -60,6 +60,20 @@ fn train_generate_interpolate_resume_on_a_tiny_folder() {
         })
         .collect();
     assert_eq!(steps, vec![1, 2, 3, 4]);
+    // Other settings on a resume would be ignored: refused by name, and nothing runs.
+    fails_with(
+        &atelier(&[
+            "train",
+            "gan",
+            "--resume",
+            p(&run),
+            "--steps",
+            "6",
+            "--lr-g",
+            "0.5",
+        ]),
+        "--lr-g 0.5 (saved: 0.0002)",
+    );
     let row: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
     for key in ["d_loss", "g_loss", "d_real", "d_fake", "images_per_sec"] {
         assert!(row[key].as_f64().unwrap().is_finite(), "{key} in {row}");
@@ -177,7 +191,12 @@ fn bad_input_gives_clear_errors() {
     fails_with(&run(a), "--lr-g");
     fails_with(
         &atelier(&["train", "gan", "--data", "x", "--out", "y", "--size", "48"]),
-        "32, 64 or 128",
+        "32, 64, 128 or 256",
+    );
+    // 256 px is FastGAN's alone: the other families say so before reading any data.
+    fails_with(
+        &atelier(&["train", "gan", "--data", "x", "--out", "y", "--size", "256"]),
+        "DCGAN supports sizes 32, 64 and 128, not 256",
     );
     fails_with(
         &atelier(&[

@@ -41,7 +41,7 @@ fn command_line() -> String {
 }
 
 /// Resolve `--resume` (the run's saved settings), train, report.
-fn launch<T: RunArgs>(
+fn launch<T: RunArgs + clap::Args + clap::FromArgMatches>(
     args: T,
     device: DeviceChoice,
     train: impl FnOnce(&T, &Launch) -> anyhow::Result<TrainOutcome>,

@@ -46,7 +46,8 @@ pub const FASTGAN_GENERATOR_KIND: &str = "fastgan-generator";
 const RECON_SIDE: usize = 32;
 
 fn log2_size(size: usize) -> Result<usize> {
-    size_log2("FastGAN", size)
+    // 256 px: FastGAN's own scale (the paper trains at 256 to 1024); the others stop at 128.
+    size_log2("FastGAN", size, 256)
 }
 
 /// Generator channels at resolution `res`: 2× `width` at the two finest resolutions,
@@ -512,7 +513,7 @@ mod tests {
     #[test]
     fn shapes_for_every_size_conditional_or_not() {
         let dev = Device::flex();
-        for size in [32, 64, 128] {
+        for size in [32, 64, 128, 256] {
             for classes in [0, 3] {
                 let g = FastGanGeneratorConfig::new(size)
                     .with_width(4)
@@ -537,7 +538,17 @@ mod tests {
             FastGanGeneratorConfig::new(64).init(&dev).excitations.len(),
             2
         );
-        assert!(FastGanGeneratorConfig::new(48).validate().is_err());
+        assert_eq!(
+            FastGanGeneratorConfig::new(256)
+                .init(&dev)
+                .excitations
+                .len(),
+            4
+        );
+        for bad in [16, 48, 512] {
+            let e = FastGanGeneratorConfig::new(bad).validate().unwrap_err();
+            assert!(e.to_string().contains("sizes 32, 64, 128, 256, not"), "{e}");
+        }
         assert!(
             FastGanGeneratorConfig::new(64)
                 .with_width(0)

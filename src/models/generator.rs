@@ -92,17 +92,19 @@ pub trait ImageCritic: burn::module::Module {
     }
 }
 
-/// log2 of a generator's output side, for the sizes the StyleGAN2 and FastGAN families build
-/// (32, 64, 128); `family` names it in the error.
-pub fn size_log2(family: &str, size: usize) -> Result<usize> {
-    match size {
-        32 => Ok(5),
-        64 => Ok(6),
-        128 => Ok(7),
-        other => Err(AtelierError::Config(format!(
-            "{family} supports sizes 32, 64 and 128, not {other}"
-        ))),
+/// log2 of a generator's output side, for the sizes a family builds: powers of two from 32
+/// up to `largest`; `family` names it in the error.
+pub fn size_log2(family: &str, size: usize, largest: usize) -> Result<usize> {
+    if size.is_power_of_two() && (32..=largest).contains(&size) {
+        return Ok(size.trailing_zeros() as usize);
     }
+    let sizes: Vec<String> = (5..=largest.trailing_zeros())
+        .map(|lg| (1usize << lg).to_string())
+        .collect();
+    Err(AtelierError::Config(format!(
+        "{family} supports sizes {}, not {size}",
+        sizes.join(", ")
+    )))
 }
 
 /// Refuse generator settings out of range before anything is built: each named size

@@ -29,7 +29,7 @@ use crate::util::rng::SeededRng;
 pub const STYLEGAN2_GENERATOR_KIND: &str = "stylegan2-generator";
 
 fn log2_size(size: usize) -> Result<usize> {
-    size_log2("StyleGAN2", size)
+    size_log2("StyleGAN2", size, 128)
 }
 
 /// Channels at resolution `res`: `width` at the output, doubling per halving, capped at

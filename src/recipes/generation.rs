@@ -12,7 +12,8 @@ use burn::prelude::*;
 use crate::data::Batch;
 use crate::error::{AtelierError, Result};
 use crate::losses::adversarial::{
-    GanLoss, d_loss, g_loss, grad_norm_sq, gradient_penalty, mean_score, r1_penalty,
+    GanLoss, d_loss, diversity_loss, g_loss, grad_norm_sq, gradient_penalty, mean_score,
+    paired_labels, r1_penalty,
 };
 use crate::models::generator::{ImageCritic, ImageGenerator, Noise, sample_sheet, seeded_images};
 use crate::models::model_file::{ModelMeta, save_model};
@@ -36,6 +37,9 @@ pub struct GenerationRecipe<G, D> {
     pub penalty_dirs: usize,
     /// DiffAugment for everything D sees (none: D sees images as they are).
     pub augment: AugmentPolicy,
+    /// Weight of the diversity term on G (0: off) and its ceiling; see `diversity_loss`.
+    pub diversity: f64,
+    pub diversity_ceiling: f64,
     pub device: Device,
     pub sample_count: usize,
     pub sample_seed: u64,
@@ -79,6 +83,8 @@ impl<G, D> GenerationRecipe<G, D> {
             gp_weight: 0.0,
             penalty_dirs: 1,
             augment: AugmentPolicy::default(),
+            diversity: 0.0,
+            diversity_ceiling: 0.5,
             device: device.clone(),
             sample_count: 64,
             sample_seed: 0,
@@ -168,13 +174,21 @@ impl<G: ImageGenerator, D: ImageCritic> GanRecipe for GenerationRecipe<G, D> {
     }
 
     fn g_step(&self, g: &G, d: &D, batch: &Batch, rng: &mut SeededRng) -> StepLosses {
-        let labels = self.labels(batch);
+        let seek = self.diversity > 0.0 && batch.n >= 2;
+        let mut labels = self.labels(batch);
+        if seek {
+            labels = labels.map(paired_labels);
+        }
         let z = self.latents(batch.n, g.latent_dim(), rng);
-        let fake = g.images(z, labels.clone(), &mut Noise::Random(rng));
+        let fake = g.images(z.clone(), labels.clone(), &mut Noise::Random(rng));
         let aug = self.augment.draw(fake.dims(), rng);
-        let sf = d.score(augment(&aug, fake), labels);
+        let sf = d.score(augment(&aug, fake.clone()), labels);
+        let mut loss = g_loss(self.loss, sf.clone());
+        if seek {
+            loss = loss + diversity_loss(fake, z, self.diversity, self.diversity_ceiling);
+        }
         StepLosses {
-            loss: g_loss(self.loss, sf.clone()),
+            loss,
             real_score: None,
             fake_score: Some(mean_score(self.loss, sf)),
         }
@@ -195,6 +209,8 @@ impl<G: ImageGenerator, D> RunRecipe for GenerationRecipe<G, D> {
             "gp_weight": self.gp_weight,
             "penalty_dirs": self.penalty_dirs,
             "augment": self.augment,
+            "diversity": self.diversity,
+            "diversity_ceiling": self.diversity_ceiling,
             "sample_count": self.sample_count,
         })
     }

@@ -31,8 +31,10 @@ use crate::train::{GanStepConfig, LrSchedule, RunConfig, TrainOutcome, run_gan};
 
 fn parse_size(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
-        Ok(n @ (32 | 64 | 128)) => Ok(n),
-        _ => Err(format!("size must be 32, 64 or 128, got '{s}'")),
+        Ok(n @ (32 | 64 | 128 | 256)) => Ok(n),
+        _ => Err(format!(
+            "size must be 32, 64, 128 or 256 (fastgan), got '{s}'"
+        )),
     }
 }
 
@@ -54,7 +56,7 @@ pub struct GanTrainOptions {
     /// Folder of training images, searched recursively.
     #[arg(long, required_unless_present = "resume")]
     pub data: Option<PathBuf>,
-    /// Image size: 32, 64 or 128.
+    /// Image size: 32, 64 or 128 (and 256 for fastgan).
     #[arg(long, default_value_t = 64, value_parser = parse_size)]
     pub size: usize,
     /// Adversarial loss [default: hinge for fastgan, ns otherwise].
@@ -88,6 +90,17 @@ pub struct GanTrainOptions {
     #[arg(long)]
     #[serde(default)]
     pub r1_every: Option<u64>,
+    /// Diversity weight λ: G is also pushed to make different images from different
+    /// latents of one class, against conditional collapse (see docs/generators.md)
+    /// [default: 4 for a conditional fastgan, 0 otherwise].
+    #[arg(long)]
+    #[serde(default)]
+    pub diversity: Option<f64>,
+    /// The diversity term leaves pairs alone once they differ by this much: mean |Δ| of the
+    /// two images at 16×16 in [-1, 1] units, per unit of mean |Δz| (about 1.13).
+    #[arg(long, default_value_t = 0.5)]
+    #[serde(default = "default_diversity_ceiling")]
+    pub diversity_ceiling: f64,
     /// Gradient-penalty weight for --loss wgan-gp.
     #[arg(long, default_value_t = 10.0)]
     pub gp_weight: f64,
@@ -143,6 +156,10 @@ fn default_fid_samples() -> usize {
     1000
 }
 
+fn default_diversity_ceiling() -> f64 {
+    0.5
+}
+
 /// The settings whose defaults depend on `--arch`, filled in.
 #[derive(Clone, Copy, Debug)]
 pub struct ArchSettings {
@@ -155,6 +172,7 @@ pub struct ArchSettings {
     pub r1: f64,
     pub r1_every: u64,
     pub augment: AugmentPolicy,
+    pub diversity: f64,
 }
 
 impl GanTrainOptions {
@@ -189,6 +207,11 @@ impl GanTrainOptions {
             } else {
                 AugmentPolicy::default()
             }),
+            // Measured on KaoKore (docs/generators.md): without it a conditional FastGAN
+            // draws one image per class.
+            diversity: self
+                .diversity
+                .unwrap_or(if fast && self.conditional { 4.0 } else { 0.0 }),
         }
     }
 
@@ -206,6 +229,7 @@ impl GanTrainOptions {
             r1: Some(a.r1),
             r1_every: Some(a.r1_every),
             augment: Some(a.augment),
+            diversity: Some(a.diversity),
             ..self.clone()
         }
     }
@@ -348,6 +372,8 @@ fn generation_recipe<G, D>(
         gp_weight: args.gp_weight,
         penalty_dirs: args.penalty_dirs,
         augment: a.augment,
+        diversity: a.diversity,
+        diversity_ceiling: args.diversity_ceiling,
         sample_count: args.sample_count.max(1),
         sample_seed: args.run.seed.wrapping_add(1234),
         settings,
@@ -365,8 +391,19 @@ pub fn train_gan(args: &GanTrainOptions, launch: &Launch) -> anyhow::Result<Trai
     step_cfg.validate()?;
     let a = args.arch_settings();
     check_penalties(a.r1, args.gp_weight, args.penalty_dirs, a.r1_every)?;
-    let mut opts = launch.prepare(args, steps)?;
+    anyhow::ensure!(
+        a.diversity >= 0.0 && a.diversity.is_finite(),
+        "--diversity must be a finite weight of at least 0, got {}",
+        a.diversity
+    );
+    anyhow::ensure!(
+        args.diversity_ceiling > 0.0 && args.diversity_ceiling.is_finite(),
+        "--diversity-ceiling must be a finite number above 0, got {}",
+        args.diversity_ceiling
+    );
+    // Sizes and memory are checked before the run directory is made.
     check_gan_memory(args)?;
+    let mut opts = launch.prepare(args, steps)?;
     let data = args.data.clone().context("--data is required")?;
     let folder = ImageFolder::open(
         &data,

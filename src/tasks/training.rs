@@ -7,7 +7,7 @@
 //! `--resume`, and what a library caller (the studio) fills in, so the three cannot drift.
 //! [`from_flags`] builds them from flag lists, defaults included.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
@@ -234,11 +234,22 @@ pub trait RunArgs: Serialize + serde::de::DeserializeOwned {
 
 /// The settings to run with, the run directory and whether to resume: on --resume, the
 /// run's saved settings with a new --steps if one was given.
-pub fn resolve<T: RunArgs>(mut args: T) -> anyhow::Result<(T, PathBuf, bool)> {
+pub fn resolve<T: RunArgs + clap::Args + clap::FromArgMatches>(
+    mut args: T,
+) -> anyhow::Result<(T, PathBuf, bool)> {
     let given = args.run_flags().clone();
     match given.resume.clone() {
         Some(run) => {
             let mut saved: T = saved_settings(&run)?;
+            let ignored = flags_resume_would_ignore(&args, &saved, &run)?;
+            anyhow::ensure!(
+                ignored.is_empty(),
+                "--resume continues {} with its saved settings, but these flags differ from \
+                 them: {}. Drop them (only --steps, --minutes and --quiet may change on a \
+                 resume), or start a new run with --out",
+                run.display(),
+                ignored.join(", ")
+            );
             let flags = saved.run_flags();
             if given.steps.is_some() {
                 flags.steps = given.steps;
@@ -258,11 +269,84 @@ pub fn resolve<T: RunArgs>(mut args: T) -> anyhow::Result<(T, PathBuf, bool)> {
     }
 }
 
+/// The flags given beside `--resume` (those that differ from their defaults) whose values
+/// differ from the run's saved settings, as `--flag value (saved: value)`. Resuming uses the
+/// saved settings, so these would be ignored silently; only the length of the run and the
+/// progress bar may change. A flag given at its default value is not seen: harmless, as the
+/// saved value is used either way.
+fn flags_resume_would_ignore<T: RunArgs + clap::Args + clap::FromArgMatches>(
+    given: &T,
+    saved: &T,
+    run: &Path,
+) -> anyhow::Result<Vec<String>> {
+    const MAY_CHANGE: [&str; 6] = ["steps", "minutes", "quiet", "resume", "out", "overwrite"];
+    let defaults: T = from_flags(&["--resume", &run.to_string_lossy()])?;
+    let [given, saved, defaults] = [
+        serde_json::to_value(given)?,
+        serde_json::to_value(saved)?,
+        serde_json::to_value(&defaults)?,
+    ];
+    let show = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None => "unset".into(),
+    };
+    let Some(given) = given.as_object() else {
+        return Ok(Vec::new());
+    };
+    Ok(given
+        .iter()
+        .filter(|(k, v)| {
+            !MAY_CHANGE.contains(&k.as_str())
+                && defaults.get(k.as_str()) != Some(*v)
+                && saved.get(k.as_str()) != Some(*v)
+        })
+        .map(|(k, v)| {
+            format!(
+                "--{} {} (saved: {})",
+                k.replace('_', "-"),
+                show(Some(v)),
+                show(saved.get(k.as_str()))
+            )
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tasks::train_gan::GanTrainOptions;
     use crate::tasks::train_translate::{Preset, TranslateTrainOptions};
+
+    #[test]
+    fn flags_that_resume_would_ignore_are_named() {
+        let run = Path::new("r");
+        let saved: GanTrainOptions = from_flags(&[
+            "--data",
+            "a",
+            "--out",
+            "r",
+            "--lr-g",
+            "1e-4",
+            "--conditional",
+        ])
+        .unwrap();
+        let saved = saved.resolved();
+        let given = |flags: &[&str]| -> GanTrainOptions {
+            from_flags(&[&["--resume", "r"], flags].concat()).unwrap()
+        };
+        let none = |flags: &[&str]| flags_resume_would_ignore(&given(flags), &saved, run).unwrap();
+        // The same values as saved, a new length, or defaults: nothing is ignored.
+        assert!(none(&["--lr-g", "1e-4", "--conditional", "--loss", "ns"]).is_empty());
+        assert!(none(&["--steps", "9", "--minutes", "2", "--quiet"]).is_empty());
+        assert_eq!(
+            none(&["--lr-g", "2e-4", "--steps", "9", "--arch", "fastgan"]),
+            vec![
+                "--arch fastgan (saved: dcgan)",
+                "--lr-g 0.0002 (saved: 0.0001)"
+            ]
+        );
+    }
 
     #[test]
     fn options_from_flags_take_the_cli_defaults() {
@@ -283,7 +367,7 @@ mod tests {
         let e = from_flags::<GanTrainOptions>(&["--data", "a", "--out", "r", "--size", "48"])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("size must be 32, 64 or 128"), "{e}");
+        assert!(e.contains("size must be 32, 64, 128 or 256"), "{e}");
         let e = from_flags::<GanTrainOptions>(&["--out", "r", "--colour", "red"])
             .unwrap_err()
             .to_string();
