@@ -94,7 +94,7 @@ pub struct GanTrainOptions {
     /// latents of one class, against conditional collapse (see docs/generators.md)
     /// [default: 4 for a conditional fastgan, 0 otherwise].
     #[arg(long)]
-    #[serde(default)]
+    #[serde(default = "diversity_off")]
     pub diversity: Option<f64>,
     /// The diversity term leaves pairs alone once they differ by this much: mean |Δ| of the
     /// two images at 16×16 in [-1, 1] units, per unit of mean |Δz| (about 1.13).
@@ -154,6 +154,11 @@ pub struct GanTrainOptions {
 
 fn default_fid_samples() -> usize {
     1000
+}
+
+/// A run saved before the diversity term existed resumes without it, as it was trained.
+fn diversity_off() -> Option<f64> {
+    Some(0.0)
 }
 
 fn default_diversity_ceiling() -> f64 {

@@ -319,6 +319,25 @@ mod tests {
     use crate::tasks::train_translate::{Preset, TranslateTrainOptions};
 
     #[test]
+    fn a_run_saved_before_the_diversity_term_resumes_without_it() {
+        let new: GanTrainOptions = from_flags(&[
+            "--data",
+            "a",
+            "--out",
+            "r",
+            "--arch",
+            "fastgan",
+            "--conditional",
+        ])
+        .unwrap();
+        assert_eq!(new.resolved().arch_settings().diversity, 4.0);
+        let mut old = serde_json::to_value(new.resolved()).unwrap();
+        old.as_object_mut().unwrap().remove("diversity");
+        let old: GanTrainOptions = serde_json::from_value(old).unwrap();
+        assert_eq!(old.resolved().arch_settings().diversity, 0.0);
+    }
+
+    #[test]
     fn flags_that_resume_would_ignore_are_named() {
         let run = Path::new("r");
         let saved: GanTrainOptions = from_flags(&[
