@@ -189,6 +189,9 @@ fn bad_input_gives_clear_errors() {
     let mut a = args(&bad);
     a.push("--lr-g=-1".into());
     fails_with(&run(a), "--lr-g");
+    let mut a = args(&bad);
+    a.push("--diversity=-1".into());
+    fails_with(&run(a), "--diversity must be a finite weight");
     fails_with(
         &atelier(&["train", "gan", "--data", "x", "--out", "y", "--size", "48"]),
         "32, 64, 128 or 256",

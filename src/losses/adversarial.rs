@@ -112,9 +112,9 @@ pub fn gradient_penalty(sq_norms: Tensor<1>, lambda: f64) -> Tensor<1> {
 /// mean|P(G(z₁)) - P(G(z₂))| / mean|z₁ - z₂| and P average-pools the images to 16×16.
 /// A conditional G that ignores z (one image per class) has ratio 0 and is pushed apart.
 /// Two departures from MSGAN's λ/ratio (Mao et al. 2019), both measured on KaoKore: the
-/// ceiling τ (as DSGAN, Yang et al. 2019) stops the push once pairs differ like real
-/// paintings, where λ/ratio drove images to saturated colours; and pooling, since pixel
-/// distances are raised cheapest by high-frequency noise (what an unpooled DCGAN drew).
+/// ceiling τ (as DSGAN, Yang et al. 2019) stops the push once a pair is τ apart, where
+/// λ/ratio drove images to saturated colours; and pooling, since pixel distances are
+/// raised cheapest by high-frequency noise (what an unpooled DCGAN drew).
 pub fn diversity_loss(fake: Tensor<4>, z: Tensor<2>, lambda: f64, ceiling: f64) -> Tensor<1> {
     let [n, _, side, _] = fake.dims();
     let half = n / 2;
