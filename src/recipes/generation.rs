@@ -71,6 +71,25 @@ pub fn check_penalties(
     Ok(())
 }
 
+/// The diversity term's ceiling τ unless `--diversity-ceiling` says otherwise (chosen by
+/// the probes in docs/generators.md).
+pub const DEFAULT_DIVERSITY_CEILING: f64 = 0.5;
+
+/// Refuse diversity settings that make no sense, before a run starts.
+pub fn check_diversity(weight: f64, ceiling: f64) -> Result<()> {
+    if !(weight >= 0.0 && weight.is_finite()) {
+        return Err(AtelierError::Config(format!(
+            "--diversity must be a finite weight of at least 0, got {weight}"
+        )));
+    }
+    if !(ceiling > 0.0 && ceiling.is_finite()) {
+        return Err(AtelierError::Config(format!(
+            "--diversity-ceiling must be a finite number above 0, got {ceiling}"
+        )));
+    }
+    Ok(())
+}
+
 impl<G, D> GenerationRecipe<G, D> {
     /// A recipe with no penalties and no augmentation (set those fields to add them).
     pub fn new(meta: ModelMeta, n_classes: usize, loss: GanLoss, device: &Device) -> Self {
@@ -84,7 +103,7 @@ impl<G, D> GenerationRecipe<G, D> {
             penalty_dirs: 1,
             augment: AugmentPolicy::default(),
             diversity: 0.0,
-            diversity_ceiling: 0.5,
+            diversity_ceiling: DEFAULT_DIVERSITY_CEILING,
             device: device.clone(),
             sample_count: 64,
             sample_seed: 0,

@@ -25,7 +25,9 @@ use crate::models::stylegan2::{
 };
 use crate::models::{DNorm, DcganDiscriminatorConfig, DcganGeneratorConfig};
 use crate::nn::diff_augment::AugmentPolicy;
-use crate::recipes::generation::{GenerationRecipe, check_penalties};
+use crate::recipes::generation::{
+    DEFAULT_DIVERSITY_CEILING, GenerationRecipe, check_diversity, check_penalties,
+};
 use crate::train::fid_monitor::FidSettings;
 use crate::train::{GanStepConfig, LrSchedule, RunConfig, TrainOutcome, run_gan};
 
@@ -98,7 +100,7 @@ pub struct GanTrainOptions {
     pub diversity: Option<f64>,
     /// The diversity term leaves pairs alone once they differ by this much: mean |Δ| of the
     /// two images at 16×16 in [-1, 1] units, per unit of mean |Δz| (about 1.13).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = DEFAULT_DIVERSITY_CEILING)]
     #[serde(default = "default_diversity_ceiling")]
     pub diversity_ceiling: f64,
     /// Gradient-penalty weight for --loss wgan-gp.
@@ -162,7 +164,7 @@ fn diversity_off() -> Option<f64> {
 }
 
 fn default_diversity_ceiling() -> f64 {
-    0.5
+    DEFAULT_DIVERSITY_CEILING
 }
 
 /// The settings whose defaults depend on `--arch`, filled in.
@@ -396,16 +398,7 @@ pub fn train_gan(args: &GanTrainOptions, launch: &Launch) -> anyhow::Result<Trai
     step_cfg.validate()?;
     let a = args.arch_settings();
     check_penalties(a.r1, args.gp_weight, args.penalty_dirs, a.r1_every)?;
-    anyhow::ensure!(
-        a.diversity >= 0.0 && a.diversity.is_finite(),
-        "--diversity must be a finite weight of at least 0, got {}",
-        a.diversity
-    );
-    anyhow::ensure!(
-        args.diversity_ceiling > 0.0 && args.diversity_ceiling.is_finite(),
-        "--diversity-ceiling must be a finite number above 0, got {}",
-        args.diversity_ceiling
-    );
+    check_diversity(a.diversity, args.diversity_ceiling)?;
     // Sizes and memory are checked before the run directory is made.
     check_gan_memory(args)?;
     let mut opts = launch.prepare(args, steps)?;
